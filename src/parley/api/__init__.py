@@ -1,0 +1,1 @@
+"""HTTP only: routes, request parsing, SSE framing, error mapping."""

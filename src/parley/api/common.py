@@ -1,0 +1,70 @@
+"""Helpers every route module shares: JSON in and out, the caller's identity, list queries."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, cast
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from parley.engine import EngineDeps
+from parley.errors import InvalidRequest
+
+ANONYMOUS = "anonymous"
+
+
+def deps(request: Request) -> EngineDeps:
+    return cast(EngineDeps, request.app.state.deps)
+
+
+def principal(request: Request) -> str:
+    """The owner of what this request creates or reads; ``anonymous`` until auth exists."""
+    return ANONYMOUS
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("The request body is empty; expected a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def list_query(
+    request: Request, *, default_order: Literal["asc", "desc"]
+) -> tuple[int, Literal["asc", "desc"]]:
+    """``limit`` (1..100, default 20) and ``order`` from the query string, checked."""
+    raw_limit = request.query_params.get("limit", "20")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise InvalidRequest(
+            f"Invalid 'limit': expected an integer from 1 to 100, got {raw_limit!r}.",
+            param="limit",
+            code="invalid_value",
+        )
+    order = request.query_params.get("order", default_order)
+    if order not in ("asc", "desc"):
+        raise InvalidRequest(
+            f"Invalid 'order': expected 'asc' or 'desc', got {order!r}.", param="order", code="invalid_value"
+        )
+    return limit, cast(Literal["asc", "desc"], order)
+
+
+def list_object(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }

@@ -1,0 +1,87 @@
+"""``create_app(settings)``: the one place that wires concrete parts together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import httpx2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.api import passthrough, responses
+from parley.api.common import json_response
+from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
+from parley.config import ProviderConfig, Settings
+from parley.engine import EngineDeps
+from parley.errors import ParleyError
+from parley.providers.openai_compat import OpenAICompatProvider
+from parley.providers.router import Router
+from parley.recording import RecordingStore, RecordingTransport
+from parley.storage.sqlite import Database, SqliteResponseStore
+
+TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
+
+
+def http_transport(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
+    """A pooled transport sized for many concurrent streams to one provider."""
+    return httpx2.AsyncHTTPTransport(
+        limits=httpx2.Limits(max_connections=1024, max_keepalive_connections=256)
+    )
+
+
+def build_provider(
+    config: ProviderConfig, settings: Settings, transport: httpx2.AsyncBaseTransport
+) -> OpenAICompatProvider:
+    if settings.recording_mode != "live":
+        assert settings.recordings_dir is not None
+        inner = None if settings.recording_mode == "replay" else transport
+        transport = RecordingTransport(
+            inner, settings.recording_mode, RecordingStore(settings.recordings_dir)
+        )
+    headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    client = httpx2.AsyncClient(
+        base_url=config.url.rstrip("/") + "/",
+        headers=headers,
+        timeout=httpx2.Timeout(config.timeout, connect=10.0),
+        transport=transport,
+    )
+    return OpenAICompatProvider(config.name, client)
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
+    """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
+    database = Database(settings.database_path)
+    store = SqliteResponseStore(database)
+    store.fail_interrupted()
+    providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
+    router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for provider in providers:
+                await provider.aclose()
+            await store.aclose()
+
+    app = Starlette(
+        routes=[Route("/health", health), *responses.routes, *passthrough.routes],
+        exception_handlers={
+            ParleyError: handle_parley_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.deps = EngineDeps(responses=store, router=router)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,169 @@
+"""One typed, frozen configuration, read once at start-up and passed down.
+
+Sources, lowest precedence first: built-in defaults, a TOML config file,
+``PARLEY_*`` environment variables, command-line flags. Every setting is
+declared once in ``SETTINGS`` (name, env var, help) which feeds the CLI and the
+docs test, as datasette does.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "parley"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One OpenAI-compatible inference server and the model names it serves."""
+
+    name: str
+    url: str
+    api_key: str | None = None
+    models: tuple[str, ...] = ()
+    """Glob patterns (``gpt-*``); empty means: every model no other provider claims."""
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "PARLEY_HOST", "Interface to listen on."),
+    Setting("port", "PARLEY_PORT", "TCP port to listen on."),
+    Setting("data_dir", "PARLEY_DATA_DIR", "Directory for the SQLite database and other state."),
+    Setting(
+        "provider_url",
+        "PARLEY_PROVIDER_URL",
+        "Base URL of an OpenAI-compatible chat-completions server, e.g. http://localhost:8000/v1; "
+        "serves every model no configured provider claims.",
+    ),
+    Setting(
+        "provider_api_key", "PARLEY_PROVIDER_API_KEY", "API key sent to --provider-url as a bearer token."
+    ),
+    Setting("config", "PARLEY_CONFIG", "TOML file declaring several providers and routing models to them."),
+    Setting(
+        "recording_mode",
+        "PARLEY_RECORDING_MODE",
+        "Outbound calls: live (default), record, replay or record-if-missing.",
+    ),
+    Setting("recordings_dir", "PARLEY_RECORDINGS_DIR", "Where recordings are written and replayed from."),
+    Setting("log_level", "PARLEY_LOG_LEVEL", "Log level: debug, info, warning or error."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8321
+    data_dir: Path = field(default_factory=default_data_dir)
+    providers: tuple[ProviderConfig, ...] = ()
+    recording_mode: RecordingMode = "live"
+    recordings_dir: Path | None = None
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "parley.db"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+    """Merge file < environment < flags into one Settings; ``flags`` holds only what was given."""
+    values: dict[str, Any] = {s.name: environ[s.env] for s in SETTINGS if environ.get(s.env)}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    settings = Settings()
+    if values.get("config"):
+        settings = _from_file(Path(values["config"]), settings)
+    updates: dict[str, Any] = {}
+    if "host" in values:
+        updates["host"] = str(values["host"])
+    if "port" in values:
+        updates["port"] = _int(values["port"], "port")
+    if "data_dir" in values:
+        updates["data_dir"] = Path(values["data_dir"]).expanduser()
+    if "log_level" in values:
+        updates["log_level"] = str(values["log_level"]).lower()
+    if "recording_mode" in values:
+        updates["recording_mode"] = _mode(values["recording_mode"])
+    if "recordings_dir" in values:
+        updates["recordings_dir"] = Path(values["recordings_dir"])
+    if values.get("provider_url"):
+        default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
+        others = tuple(p for p in settings.providers if p.name != "default")
+        updates["providers"] = (*others, default)
+    settings = replace(settings, **updates)
+    if settings.recording_mode != "live" and settings.recordings_dir is None:
+        raise ConfigError("recording_mode other than 'live' needs recordings_dir (PARLEY_RECORDINGS_DIR).")
+    return settings
+
+
+def _from_file(path: Path, base: Settings) -> Settings:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
+    updates: dict[str, Any] = {}
+    for key in ("host", "log_level"):
+        if key in raw:
+            updates[key] = str(raw[key])
+    if "port" in raw:
+        updates["port"] = _int(raw["port"], "port")
+    if "data_dir" in raw:
+        updates["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
+    updates["providers"] = tuple(_provider(entry, i) for i, entry in enumerate(raw.get("providers", [])))
+    names = [p.name for p in updates["providers"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: provider names must be unique, got {names}.")
+    return replace(base, **updates)
+
+
+def _provider(entry: Any, index: int) -> ProviderConfig:
+    where = f"providers[{index}]"
+    if not isinstance(entry, dict) or not entry.get("url"):
+        raise ConfigError(f"{where} needs at least a 'url'.")
+    api_key = entry.get("api_key")
+    if entry.get("api_key_env"):
+        api_key = os.environ.get(str(entry["api_key_env"]))
+        if api_key is None:
+            raise ConfigError(f"{where}: environment variable {entry['api_key_env']} is not set.")
+    models = entry.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"{where}.models must be a list of model names or glob patterns.")
+    return ProviderConfig(
+        name=str(entry.get("name", f"provider{index}")),
+        url=str(entry["url"]),
+        api_key=api_key,
+        models=tuple(models),
+        timeout=float(entry.get("timeout", 600.0)),
+    )
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, got {value!r}.") from None
+
+
+def _mode(value: Any) -> RecordingMode:
+    if value not in get_args(RecordingMode):
+        raise ConfigError(f"recording_mode must be one of {get_args(RecordingMode)}, got {value!r}.")
+    return cast(RecordingMode, value)

@@ -1,0 +1,156 @@
+"""Chat-completion chunks -> output items and their stream events, with no ``await``.
+
+One ``Assembler`` per model call. It keeps at most one item open: text,
+refusal and reasoning text stream as content parts of a message or reasoning
+item; each tool call streams as its own function_call item. When the kind of
+delta changes, the open item is closed (its ``.done`` events emitted) and the
+next one opened, so items come out whole and in the order the model produced
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.errors import UpstreamProtocolError
+from parley.ids import new_id
+from parley.wire import events
+from parley.wire.events import Event
+from parley.wire.items import Item
+
+
+def _part(kind: str, text: str) -> dict[str, Any]:
+    if kind == "output_text":
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    if kind == "refusal":
+        return {"type": "refusal", "refusal": text}
+    return {"type": "reasoning_text", "text": text}
+
+
+@dataclass
+class _ContentItem:
+    """An open message or reasoning item: its parts so far, the last one still growing."""
+
+    skeleton: Item
+    parts: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.skeleton["id"])
+
+
+@dataclass
+class _CallItem:
+    index: int
+    item: Item
+    arguments: list[str] = field(default_factory=list)
+
+
+class Assembler:
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self._open: _ContentItem | _CallItem | None = None
+        self._closed_calls: set[int] = set()
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        out: list[Event] = []
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                self._text("reasoning", "reasoning_text", reasoning, out)
+            if delta.get("content"):
+                self._text("message", "output_text", delta["content"], out)
+            if delta.get("refusal"):
+                self._text("message", "refusal", delta["refusal"], out)
+            for call in delta.get("tool_calls") or ():
+                self._tool_call(call, out)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        self._close(out, status="incomplete" if self.finish_reason == "length" else "completed")
+        return out
+
+    def _text(self, item_type: str, kind: str, text: str, out: list[Event]) -> None:
+        current = self._open
+        if not (isinstance(current, _ContentItem) and current.skeleton["type"] == item_type):
+            self._close(out)
+            current = self._open = _ContentItem(self._skeleton(item_type))
+            out.append(events.output_item_added(dict(current.skeleton, content=[])))
+        if not current.parts or current.parts[-1][0] != kind:
+            self._close_part(current, out)
+            current.parts.append((kind, []))
+            out.append(events.content_part_added(current.id, len(current.parts) - 1, _part(kind, "")))
+        current.parts[-1][1].append(text)
+        out.append(events.text_delta(kind, current.id, len(current.parts) - 1, text))
+
+    def _tool_call(self, call: dict[str, Any], out: list[Event]) -> None:
+        index = int(call.get("index", 0))
+        function = call.get("function") or {}
+        current = self._open
+        if not (isinstance(current, _CallItem) and current.index == index):
+            if index in self._closed_calls:
+                raise UpstreamProtocolError(f"Provider interleaved the deltas of tool call {index}.")
+            self._close(out)
+            item = {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "in_progress",
+                "arguments": "",
+                "call_id": call.get("id") or new_id("call"),
+                "name": function.get("name") or "",
+            }
+            current = self._open = _CallItem(index, item)
+            out.append(events.output_item_added(dict(item)))
+        if function.get("arguments"):
+            current.arguments.append(function["arguments"])
+            out.append(events.arguments_delta(current.item["id"], function["arguments"]))
+
+    def _skeleton(self, item_type: str) -> Item:
+        if item_type == "message":
+            return {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "in_progress",
+                "content": [],
+                "role": "assistant",
+            }
+        return {
+            "id": new_id("rs"),
+            "type": "reasoning",
+            "summary": [],
+            "content": [],
+            "status": "in_progress",
+        }
+
+    def _close_part(self, current: _ContentItem, out: list[Event]) -> None:
+        if not current.parts:
+            return
+        kind, pieces = current.parts[-1]
+        text = "".join(pieces)
+        index = len(current.parts) - 1
+        out.append(events.text_done(kind, current.id, index, text))
+        out.append(events.content_part_done(current.id, index, _part(kind, text)))
+
+    def _close(self, out: list[Event], status: str = "completed") -> None:
+        current, self._open = self._open, None
+        if current is None:
+            return
+        if isinstance(current, _CallItem):
+            item = {**current.item, "status": status, "arguments": "".join(current.arguments)}
+            self._closed_calls.add(current.index)
+            out.append(events.arguments_done(item))
+        else:
+            self._close_part(current, out)
+            content = [_part(kind, "".join(pieces)) for kind, pieces in current.parts]
+            item = {**current.skeleton, "status": status, "content": content}
+        self.items.append(item)
+        out.append(events.output_item_done(item))

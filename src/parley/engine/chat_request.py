@@ -1,0 +1,91 @@
+"""A Responses request -> the chat-completions body sent upstream.
+
+Every field that has a chat-completions meaning is mapped faithfully; fields
+left unset are left out, so the provider's own defaults apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.wire.request import CreateResponseRequest, JsonSchemaFormat
+from parley.wire.tools import AllowedTools, FunctionChoice
+
+_SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+_PASSED_THROUGH = ("user", "safety_identifier", "prompt_cache_key")
+
+
+def chat_tools(request: CreateResponseRequest) -> list[dict[str, Any]]:
+    tools = []
+    for tool in request.tools:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            function["description"] = tool.description
+        function["parameters"] = (
+            tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
+        )
+        if tool.strict is not None:
+            function["strict"] = tool.strict
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def _tool_choice(
+    request: CreateResponseRequest, tools: list[dict[str, Any]]
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list."""
+    choice = request.tool_choice
+    if isinstance(choice, FunctionChoice):
+        return {"type": "function", "function": {"name": choice.name}}, tools
+    if isinstance(choice, AllowedTools):
+        allowed = {t.get("name") for t in choice.tools}
+        return choice.mode, [t for t in tools if t["function"]["name"] in allowed]
+    return choice, tools
+
+
+def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
+    fmt = request.text.format
+    if isinstance(fmt, JsonSchemaFormat):
+        schema: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema_}
+        if fmt.description is not None:
+            schema["description"] = fmt.description
+        if fmt.strict is not None:
+            schema["strict"] = fmt.strict
+        return {"type": "json_schema", "json_schema": schema}
+    if fmt.type == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def chat_body(
+    request: CreateResponseRequest, model: str, messages: list[dict[str, Any]], max_tokens: int | None
+) -> dict[str, Any]:
+    """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    for name in _SAMPLING:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    tools = chat_tools(request)
+    if tools:
+        choice, tools = _tool_choice(request, tools)
+        body["tools"] = tools
+        body["tool_choice"] = choice
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    response_format = _response_format(request)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if request.reasoning is not None and request.reasoning.effort is not None:
+        body["reasoning_effort"] = request.reasoning.effort
+    for name in _PASSED_THROUGH:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    return body

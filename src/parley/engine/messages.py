@@ -1,0 +1,113 @@
+"""Responses items -> chat-completions messages.
+
+One converter per item type, looked up in ``CONVERTERS``: a new item type is a
+new entry, never a special case in the loop. Assistant-side items that follow
+each other (reasoning, text, tool calls) fold into one assistant message, as
+chat-completions expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from parley.wire.items import Item
+
+Message = dict[str, Any]
+
+
+class MessageBuilder:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._assistant: Message | None = None
+
+    def add(self, message: Message) -> None:
+        self._assistant = None
+        self.messages.append(message)
+
+    def assistant(self) -> Message:
+        """The open assistant message, started if the last message was not one."""
+        if self._assistant is None:
+            self._assistant = {"role": "assistant", "content": None}
+            self.messages.append(self._assistant)
+        return self._assistant
+
+
+def _content_part(part: dict[str, Any]) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind in ("input_text", "output_text", "text"):
+        return {"type": "text", "text": part["text"]}
+    if kind == "input_image":
+        url = part.get("image_url") or part.get("file_id")
+        image: dict[str, Any] = {"url": url}
+        if part.get("detail") and part["detail"] != "auto":
+            image["detail"] = part["detail"]
+        return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        file = {k: part[k] for k in ("file_data", "file_id", "filename") if part.get(k)}
+        if part.get("file_url") and "file_data" not in file:
+            file["file_data"] = part["file_url"]
+        return {"type": "file", "file": file}
+    if kind == "refusal":
+        return {"type": "text", "text": part["refusal"]}
+    return {"type": "text", "text": str(part.get("text", ""))}
+
+
+def _content(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Plain strings where every part is text (what most servers expect); parts otherwise."""
+    if isinstance(content, str):
+        return content
+    parts = [_content_part(part) for part in content]
+    if all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts)
+    return parts
+
+
+def _message(item: Item, out: MessageBuilder) -> None:
+    role = item["role"]
+    if role == "assistant":
+        message = out.assistant()
+        text = _content(item["content"])
+        text = text if isinstance(text, str) else "".join(p.get("text", "") for p in text)
+        message["content"] = (message["content"] or "") + text
+        return
+    out.add({"role": "system" if role == "developer" else role, "content": _content(item["content"])})
+
+
+def _function_call(item: Item, out: MessageBuilder) -> None:
+    call = {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": item["name"], "arguments": item["arguments"]},
+    }
+    out.assistant().setdefault("tool_calls", []).append(call)
+
+
+def _function_call_output(item: Item, out: MessageBuilder) -> None:
+    out.add({"role": "tool", "tool_call_id": item["call_id"], "content": _content(item["output"])})
+
+
+def _reasoning(item: Item, out: MessageBuilder) -> None:
+    text = "".join(part.get("text", "") for part in item.get("content") or ())
+    if text:
+        message = out.assistant()
+        message["reasoning_content"] = message.get("reasoning_content", "") + text
+
+
+CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
+    "message": _message,
+    "function_call": _function_call,
+    "function_call_output": _function_call_output,
+    "reasoning": _reasoning,
+}
+
+
+def to_chat_messages(instructions: str | None, items: list[Item]) -> list[Message]:
+    builder = MessageBuilder()
+    if instructions:
+        builder.add({"role": "system", "content": instructions})
+    for item in items:
+        convert = CONVERTERS.get(item["type"])
+        if convert is not None:
+            convert(item, builder)
+    return builder.messages

@@ -1,0 +1,107 @@
+"""Parley's error hierarchy.
+
+Every failure Parley knows about is one of these, so the API layer can map a
+class to an HTTP status and an OpenAI error ``type``/``code`` in one table
+(``api/errors.py``) and the engine can map it to a terminal stream event.
+Foreign exceptions (httpx2, sqlite3, pydantic) are translated once, where they
+enter Parley.
+
+    ParleyError
+    ├── ClientError                 the caller's mistake: 4xx, never retried
+    │   ├── InvalidRequest          400, names the offending ``param``
+    │   └── NotFound                404
+    ├── ServiceUnavailable          503: Parley is not configured for this
+    ├── UpstreamError               the inference provider failed: 502
+    │   ├── UpstreamTimeout         504
+    │   ├── UpstreamStatus          the provider answered 4xx/5xx (body kept)
+    │   └── UpstreamProtocolError   the provider's answer could not be parsed
+    ├── ToolFailed                  a server-side tool crashed
+    ├── LimitReached                max_output_tokens / max_tool_calls: ends as
+    │                               ``response.incomplete``, not as an error
+    └── RecordingMissing            replay mode found no recording for a request
+"""
+
+from __future__ import annotations
+
+
+class ParleyError(Exception):
+    """Base of every error Parley raises on purpose."""
+
+    code: str | None = None
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ClientError(ParleyError):
+    """The request is wrong; repeating it unchanged will fail again."""
+
+
+class InvalidRequest(ClientError):
+    """400: malformed body, wrong type, inconsistent items."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.param = param
+
+
+class NotFound(ClientError):
+    """404: the id names nothing this caller may see."""
+
+    code = "not_found"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.param = param
+
+
+class ServiceUnavailable(ParleyError):
+    """503: the server is up but not set up to serve this request."""
+
+
+class UpstreamError(ParleyError):
+    """The inference provider (or another outbound service) failed."""
+
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+
+
+class UpstreamStatus(UpstreamError):
+    """The provider answered with an error status; its body is kept verbatim."""
+
+    code = "upstream_status"
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"Upstream provider answered HTTP {status}: {body[:2000]}")
+        self.status = status
+        self.body = body
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The provider's answer was not the chat-completions shape it promised."""
+
+    code = "upstream_protocol_error"
+
+
+class ToolFailed(ParleyError):
+    code = "tool_failed"
+
+
+class LimitReached(ParleyError):
+    """A response limit stopped the loop; ``reason`` is the incomplete_details reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Response stopped early: {reason}")
+        self.reason = reason
+
+
+class RecordingMissing(ParleyError):
+    """Replay mode has no recording for a request; the message shows the request."""
+
+    code = "recording_missing"

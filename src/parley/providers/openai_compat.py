@@ -1,0 +1,96 @@
+"""Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp, ...).
+
+The provider owns one pooled ``httpx2.AsyncClient`` for its whole life (never a
+client per request) and translates every httpx2 failure into Parley's
+``UpstreamError`` family in one context manager, keeping the upstream message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+import orjson
+
+from parley.errors import UpstreamError, UpstreamProtocolError, UpstreamStatus, UpstreamTimeout
+from parley.providers.base import Json
+from parley.providers.sse import iter_sse_data
+
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+@contextmanager
+def upstream_errors(name: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx2.TimeoutException as exc:
+        raise UpstreamTimeout(f"Provider '{name}' timed out: {exc or type(exc).__name__}") from exc
+    except httpx2.HTTPError as exc:
+        raise UpstreamError(f"Provider '{name}' could not be reached: {exc or type(exc).__name__}") from exc
+
+
+class OpenAICompatProvider:
+    def __init__(self, name: str, client: httpx2.AsyncClient) -> None:
+        self.name = name
+        self._client = client
+
+    async def stream_chat(self, body: Json) -> AsyncIterator[Json]:
+        async for data in iter_sse_data(self.post_stream("chat/completions", {**body, "stream": True})):
+            if data == b"[DONE]":
+                return
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamProtocolError(
+                    f"Provider '{self.name}' sent a malformed stream event: {data[:500]!r}"
+                ) from None
+            if not isinstance(chunk, dict):
+                raise UpstreamProtocolError(
+                    f"Provider '{self.name}' sent a non-object stream event: {data[:500]!r}"
+                )
+            if "error" in chunk and "choices" not in chunk:
+                raise UpstreamStatus(200, orjson.dumps(chunk["error"]).decode())
+            yield chunk
+
+    async def post_stream(self, path: str, body: Json) -> AsyncIterator[bytes]:
+        request = self._client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON_HEADERS)
+        with upstream_errors(self.name):
+            response = await self._client.send(request, stream=True)
+        try:
+            with upstream_errors(self.name):
+                if response.status_code >= 400:
+                    raise UpstreamStatus(
+                        response.status_code, (await response.aread()).decode(errors="replace")
+                    )
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        finally:
+            await response.aclose()
+
+    async def post_json(self, path: str, body: Json) -> Json:
+        with upstream_errors(self.name):
+            response = await self._client.post(path, content=orjson.dumps(body), headers=_JSON_HEADERS)
+        return self._json(response)
+
+    async def get_json(self, path: str) -> Json:
+        with upstream_errors(self.name):
+            response = await self._client.get(path)
+        return self._json(response)
+
+    def _json(self, response: httpx2.Response) -> Json:
+        if response.status_code >= 400:
+            raise UpstreamStatus(response.status_code, response.text)
+        try:
+            value: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"Provider '{self.name}' answered with invalid JSON: {response.content[:500]!r}"
+            ) from None
+        if not isinstance(value, dict):
+            raise UpstreamProtocolError(f"Provider '{self.name}' answered with a non-object: {value!r:.500}")
+        return value
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

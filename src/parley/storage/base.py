@@ -1,0 +1,48 @@
+"""Repository interfaces: what the engine and the API need from storage, and no more.
+
+Each backend (SQLite now, PostgreSQL later) implements these Protocols and
+passes the same test suite. Every stored object carries its ``owner`` (a
+principal id) so isolation can be enforced without reshaping the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Item = dict[str, Any]
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a cursor-paginated list, in the order asked for."""
+
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+class ResponseStore(Protocol):
+    def begin(self, response: dict[str, Any], owner: str) -> None:
+        """Record that a response is in progress; queued, never awaited on the hot path."""
+
+    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
+        """Write the finished response and this turn's input items in one transaction."""
+
+    async def get(self, response_id: str, owner: str) -> dict[str, Any] | None: ...
+
+    async def history(self, response_id: str, owner: str) -> list[Item] | None:
+        """Input and output items of the whole ``previous_response_id`` chain, oldest first.
+
+        None when the response does not exist for this owner.
+        """
+
+    async def input_items(
+        self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
+    ) -> Page | None: ...
+
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page: ...
+
+    async def delete(self, response_id: str, owner: str) -> bool: ...
+
+    async def aclose(self) -> None: ...

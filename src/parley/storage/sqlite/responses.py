@@ -1,0 +1,179 @@
+"""Stored responses in SQLite.
+
+A turn writes one ``responses`` row and only its own items (this turn's input,
+then its output) into ``response_items``; continuing a chain reads every
+ancestor's items back with one recursive, indexed query. So turn N costs what
+turn 1 costs, plus one read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from parley.storage.base import Item, Order, Page
+from parley.storage.sqlite.database import Database, transaction
+
+_CHAIN_ITEMS = """
+WITH RECURSIVE chain (id, previous, depth) AS (
+    SELECT id, previous_response_id, 0 FROM responses WHERE id = ? AND owner = ?
+    UNION ALL
+    SELECT r.id, r.previous_response_id, chain.depth + 1
+    FROM responses r JOIN chain ON r.id = chain.previous
+)
+SELECT chain.depth, i.data
+FROM chain LEFT JOIN response_items i ON i.response_id = chain.id
+ORDER BY chain.depth DESC, i.position
+"""
+
+
+_UPSERT_RESPONSE = """
+INSERT INTO responses (id, owner, previous_response_id, created_at, status, data) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data
+"""
+
+
+class SqliteResponseStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def begin(self, response: dict[str, Any], owner: str) -> None:
+        row = (
+            response["id"],
+            owner,
+            response["previous_response_id"],
+            response["created_at"],
+            response["status"],
+            orjson.dumps(response),
+        )
+        self._db.submit(
+            lambda conn: conn.execute(
+                _UPSERT_RESPONSE,
+                row,
+            )
+        )
+
+    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
+        row = (
+            response["id"],
+            owner,
+            response["previous_response_id"],
+            response["created_at"],
+            response["status"],
+            orjson.dumps(response),
+        )
+        items = [
+            (response["id"], pos, "input", item["id"], orjson.dumps(item))
+            for pos, item in enumerate(input_items)
+        ]
+        items += [
+            (response["id"], len(input_items) + pos, "output", item["id"], orjson.dumps(item))
+            for pos, item in enumerate(response["output"])
+        ]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM response_items WHERE response_id = ?", (response["id"],))
+            conn.execute(
+                _UPSERT_RESPONSE,
+                row,
+            )
+            conn.executemany(
+                "INSERT INTO response_items (response_id, position, kind, item_id, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                items,
+            )
+
+        await self._db.run(lambda conn: transaction(conn, write))
+
+    async def get(self, response_id: str, owner: str) -> dict[str, Any] | None:
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT data FROM responses WHERE id = ? AND owner = ?", (response_id, owner)
+            ).fetchone()
+        )
+        return None if row is None else _loads(row[0])
+
+    async def history(self, response_id: str, owner: str) -> list[Item] | None:
+        rows = await self._db.run(lambda conn: conn.execute(_CHAIN_ITEMS, (response_id, owner)).fetchall())
+        if not rows:
+            return None
+        return [_loads(data) for _, data in rows if data is not None]
+
+    async def input_items(
+        self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
+    ) -> Page | None:
+        def read(conn: sqlite3.Connection) -> Page | None:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM responses WHERE id = ? AND owner = ?", (response_id, owner)
+                ).fetchone()
+                is None
+            ):
+                return None
+            sql = "SELECT data FROM response_items WHERE response_id = ? AND kind = 'input'"
+            params: list[Any] = [response_id]
+            for cursor, op in (
+                (after, ">" if order == "asc" else "<"),
+                (before, "<" if order == "asc" else ">"),
+            ):
+                if cursor is not None:
+                    sql += (
+                        f" AND position {op} (SELECT position FROM response_items"
+                        " WHERE response_id = ? AND item_id = ? AND kind = 'input')"
+                    )
+                    params += [response_id, cursor]
+            sql += f" ORDER BY position {'ASC' if order == 'asc' else 'DESC'} LIMIT ?"
+            params.append(limit + 1)
+            rows = conn.execute(sql, params).fetchall()
+            return Page([_loads(r[0]) for r in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._db.run(read)
+
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        def read(conn: sqlite3.Connection) -> Page:
+            direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+            sql = "SELECT data FROM responses WHERE owner = ?"
+            params: list[Any] = [owner]
+            if after is not None:
+                sql += f" AND (created_at, id) {op} (SELECT created_at, id FROM responses WHERE id = ?)"
+                params.append(after)
+            sql += f" ORDER BY created_at {direction}, id {direction} LIMIT ?"
+            params.append(limit + 1)
+            rows = conn.execute(sql, params).fetchall()
+            return Page([_loads(r[0]) for r in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._db.run(read)
+
+    async def delete(self, response_id: str, owner: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
+            return cur.rowcount > 0
+
+        return await self._db.run(lambda conn: transaction(conn, write))
+
+    def fail_interrupted(self) -> None:
+        """Mark responses left ``in_progress`` by a previous process as failed (run at start-up)."""
+        error = {"code": "server_restarted", "message": "The server stopped before this response finished."}
+
+        def write(conn: sqlite3.Connection) -> None:
+            for rid, data in conn.execute(
+                "SELECT id, data FROM responses WHERE status = 'in_progress'"
+            ).fetchall():
+                response = _loads(data)
+                response.update(status="failed", error=error)
+                conn.execute(
+                    "UPDATE responses SET status = 'failed', data = ? WHERE id = ?",
+                    (orjson.dumps(response), rid),
+                )
+
+        self._db.submit(lambda conn: transaction(conn, write))
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
+
+
+def _loads(data: bytes | str) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(data)
+    return value

@@ -1,0 +1,1 @@
+"""OpenAI-shaped request, item, response and event models: the bottom layer."""

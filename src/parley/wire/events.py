@@ -1,0 +1,76 @@
+"""Stream events of the Responses API, as JSON objects.
+
+Constructors here build each event without ``sequence_number`` and
+``output_index``: those are stamped in exactly one place, ``engine/emit.py``.
+Events stay plain dicts so that each is encoded once, straight to the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.wire.items import Item
+
+Event = dict[str, Any]
+
+
+def lifecycle(kind: str, response: dict[str, Any]) -> Event:
+    """``response.created`` / ``in_progress`` / ``completed`` / ``failed`` / ``incomplete``."""
+    return {"type": f"response.{kind}", "response": response}
+
+
+def output_item_added(item: Item) -> Event:
+    return {"type": "response.output_item.added", "item": item}
+
+
+def output_item_done(item: Item) -> Event:
+    return {"type": "response.output_item.done", "item": item}
+
+
+def content_part_added(item_id: str, content_index: int, part: dict[str, Any]) -> Event:
+    return {
+        "type": "response.content_part.added",
+        "item_id": item_id,
+        "content_index": content_index,
+        "part": part,
+    }
+
+
+def content_part_done(item_id: str, content_index: int, part: dict[str, Any]) -> Event:
+    return {
+        "type": "response.content_part.done",
+        "item_id": item_id,
+        "content_index": content_index,
+        "part": part,
+    }
+
+
+def text_delta(kind: str, item_id: str, content_index: int, delta: str) -> Event:
+    """``response.output_text.delta``, ``response.refusal.delta`` or ``response.reasoning_text.delta``."""
+    event: Event = {"type": f"response.{kind}.delta", "item_id": item_id, "content_index": content_index}
+    event["delta"] = delta
+    if kind == "output_text":
+        event["logprobs"] = []
+    return event
+
+
+def text_done(kind: str, item_id: str, content_index: int, text: str) -> Event:
+    field = "refusal" if kind == "refusal" else "text"
+    event: Event = {"type": f"response.{kind}.done", "item_id": item_id, "content_index": content_index}
+    event[field] = text
+    if kind == "output_text":
+        event["logprobs"] = []
+    return event
+
+
+def arguments_delta(item_id: str, delta: str) -> Event:
+    return {"type": "response.function_call_arguments.delta", "item_id": item_id, "delta": delta}
+
+
+def arguments_done(item: Item) -> Event:
+    return {
+        "type": "response.function_call_arguments.done",
+        "item_id": item["id"],
+        "name": item["name"],
+        "arguments": item["arguments"],
+    }

@@ -1,0 +1,138 @@
+"""Input items: validated on the way in, then kept as plain JSON objects.
+
+Items travel through Parley as ``Item`` (a JSON object in exact wire shape): that
+is what is stored, echoed by ``input_items`` and turned into chat messages. The
+pydantic models below exist only to reject malformed input with a precise
+``param``; each keeps unknown fields (``extra="allow"``) so that an item type a
+newer client sends survives the round trip unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+Item = dict[str, Any]
+"""One Responses API item as JSON: ``{"type": ..., "id": ..., ...}``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class InputText(_Model):
+    type: Literal["input_text"]
+    text: str
+
+
+class InputImage(_Model):
+    type: Literal["input_image"]
+    image_url: str | None = None
+    file_id: str | None = None
+    detail: Literal["low", "high", "auto", "original"] = "auto"
+
+
+class InputFile(_Model):
+    type: Literal["input_file"]
+    file_id: str | None = None
+    file_data: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+
+
+class OutputText(_Model):
+    type: Literal["output_text"]
+    text: str
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Refusal(_Model):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class SummaryText(_Model):
+    type: Literal["summary_text"]
+    text: str
+
+
+class ReasoningText(_Model):
+    type: Literal["reasoning_text"]
+    text: str
+
+
+UserPart = Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]
+AssistantPart = Annotated[OutputText | Refusal | InputText, Field(discriminator="type")]
+
+
+class UserMessage(_Model):
+    type: Literal["message"] = "message"
+    id: str | None = None
+    role: Literal["user", "system", "developer"]
+    content: str | list[UserPart]
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class AssistantMessage(_Model):
+    type: Literal["message"] = "message"
+    id: str | None = None
+    role: Literal["assistant"]
+    content: str | list[AssistantPart]
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    phase: Literal["commentary", "final_answer"] | None = None
+
+
+class FunctionCall(_Model):
+    type: Literal["function_call"]
+    id: str | None = None
+    call_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: str
+    namespace: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class FunctionCallOutput(_Model):
+    type: Literal["function_call_output"]
+    id: str | None = None
+    call_id: str = Field(min_length=1)
+    output: str | list[UserPart]
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class Reasoning(_Model):
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[SummaryText] = Field(default_factory=list)
+    content: list[ReasoningText] | None = None
+    encrypted_content: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class ItemReference(_Model):
+    type: Literal["item_reference"] = "item_reference"
+    id: str
+
+
+def _item_tag(value: Any) -> str | None:
+    """Messages may omit ``type`` (the SDK's EasyInputMessage); their role picks the model."""
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type")
+    if kind is None and "role" in value:
+        kind = "message"
+    if kind == "message":
+        return "assistant_message" if value.get("role") == "assistant" else "message"
+    return kind if isinstance(kind, str) else None
+
+
+InputItem = Annotated[
+    Annotated[UserMessage, Tag("message")]
+    | Annotated[AssistantMessage, Tag("assistant_message")]
+    | Annotated[FunctionCall, Tag("function_call")]
+    | Annotated[FunctionCallOutput, Tag("function_call_output")]
+    | Annotated[Reasoning, Tag("reasoning")]
+    | Annotated[ItemReference, Tag("item_reference")],
+    Discriminator(_item_tag),
+]

@@ -1,0 +1,164 @@
+"""The body of ``POST /v1/responses``.
+
+One typed object that travels whole from the route to the engine (never
+re-spelled field by field). Validation errors name the offending ``param`` in
+the OpenAI style (``input[2].call_id``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from parley.errors import InvalidRequest
+from parley.wire.items import InputItem
+from parley.wire.tools import BUILTIN_TOOL_TYPES, Tool, ToolChoice
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: Literal["json_schema"]
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
+class PlainFormat(BaseModel):
+    type: Literal["text", "json_object"]
+
+
+class TextConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    format: Annotated[PlainFormat | JsonSchemaFormat, Field(discriminator="type")] = PlainFormat(type="text")
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ReasoningConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+class StreamOptions(BaseModel):
+    include_obfuscation: bool | None = None
+
+
+class CreateResponseRequest(BaseModel):
+    """Unknown top-level fields are ignored, as extension fields from clients must not fail."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1)
+    input: str | list[InputItem] = Field(default_factory=list)
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    store: bool = True
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    background: bool = False
+    metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] | None = (
+        Field(default=None, max_length=16)
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)
+    tools: list[Tool] = Field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
+    parallel_tool_calls: bool = True
+    text: TextConfig = Field(default_factory=TextConfig)
+    reasoning: ReasoningConfig | None = None
+    include: list[str] = Field(default_factory=list)
+    truncation: Literal["auto", "disabled"] = "disabled"
+    user: str | None = None
+    safety_identifier: str | None = Field(default=None, max_length=64)
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    conversation: str | dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unsupported_tools(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("tools"), list):
+            for index, tool in enumerate(data["tools"]):
+                kind = tool.get("type") if isinstance(tool, dict) else None
+                if kind in BUILTIN_TOOL_TYPES:
+                    raise InvalidRequest(
+                        f"Tool type '{kind}' is not supported by this server yet; "
+                        "supported tool types: function.",
+                        param=f"tools[{index}].type",
+                        code="unsupported_tool_type",
+                    )
+        return data
+
+
+def parse_create_request(body: Any) -> CreateResponseRequest:
+    """Validate a decoded JSON body, turning pydantic's report into one InvalidRequest."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        request = CreateResponseRequest.model_validate(body)
+    except ValidationError as exc:
+        raise invalid_from_validation(exc) from None
+    if request.background:
+        raise InvalidRequest(
+            "background=true is not supported by this server yet.",
+            param="background",
+            code="unsupported_value",
+        )
+    if request.conversation is not None:
+        raise InvalidRequest(
+            "The conversation parameter is not supported by this server yet.",
+            param="conversation",
+            code="unsupported_value",
+        )
+    return request
+
+
+def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
+    """The first error pydantic found, with its location spelled the way OpenAI spells params."""
+    first = exc.errors(include_url=False)[0]
+    param = _param_path(first["loc"])
+    if first["type"] == "missing":
+        message = f"Missing required parameter: '{param}'."
+        code = "missing_required_parameter"
+    else:
+        message = f"Invalid value for '{param}': {first['msg']}."
+        code = "invalid_value" if first["type"] != "union_tag_invalid" else "invalid_type"
+    return InvalidRequest(message, param=param or None, code=code)
+
+
+def _param_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in {
+            "message",
+            "assistant_message",
+            "function_call",
+            "function_call_output",
+            "reasoning",
+            "item_reference",
+            "str",
+            "list[...]",
+            "function",
+            "json_schema",
+            "text",
+            "json_object",
+            "allowed_tools",
+            "literal['none','auto','required']",
+        } or part.startswith(("function-", "list[")):
+            continue  # pydantic's union-branch labels are not part of the param path
+        else:
+            path += f".{part}" if path else part
+    return path

@@ -1,0 +1,93 @@
+"""Shared fixtures: Parley in-process over a scripted upstream, and a network guard.
+
+Tests never touch the internet: any socket connection to a non-loopback
+address fails the test that tried it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+
+from parley.app import create_app
+from parley.config import ProviderConfig, Settings
+from parley.testing.fake_upstream import FakeUpstream, Reply
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if (
+        isinstance(host, str)
+        and not (host.startswith("127.") or host in ("::1", "localhost"))
+        and self.family in (socket.AF_INET, socket.AF_INET6)
+    ):
+        raise RuntimeError(f"Tests must not reach the network (tried {address!r}).")
+    _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@dataclass
+class Harness:
+    app: Starlette
+    client: httpx2.AsyncClient
+    fake: FakeUpstream
+
+    async def create(self, **body: Any) -> httpx2.Response:
+        body.setdefault("model", "fake-model")
+        return await self.client.post("/v1/responses", json=body)
+
+
+Script = Sequence[Reply] | Callable[[dict[str, Any]], Reply] | None
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "providers": (ProviderConfig("default", "http://upstream.test/v1"),),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Harness]]:
+    made: list[Harness] = []
+
+    def factory(script: Script = None, **settings: Any) -> Harness:
+        fake = FakeUpstream(script)
+        app = create_app(
+            make_settings(tmp_path, **settings),
+            transport_factory=lambda cfg: httpx2.ASGITransport(app=fake.app),
+        )
+        client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://parley.test")
+        harness = Harness(app, client, fake)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        await harness.client.aclose()
+        deps = harness.app.state.deps
+        for provider in deps.router.providers:
+            await provider.aclose()
+        await deps.responses.aclose()
+
+
+@pytest.fixture
+def harness(harness_factory: Callable[..., Harness]) -> Harness:
+    return harness_factory()
