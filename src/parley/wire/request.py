@@ -125,40 +125,76 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
-    """The first error pydantic found, with its location spelled the way OpenAI spells params."""
-    first = exc.errors(include_url=False)[0]
-    param = _param_path(first["loc"])
-    if first["type"] == "missing":
-        message = f"Missing required parameter: '{param}'."
-        code = "missing_required_parameter"
-    else:
-        message = f"Invalid value for '{param}': {first['msg']}."
-        code = "invalid_value" if first["type"] != "union_tag_invalid" else "invalid_type"
-    return InvalidRequest(message, param=param or None, code=code)
+    """The most specific error pydantic found, its location spelled the way OpenAI spells params."""
+    errors = exc.errors(include_url=False)
+    paths = [_param_path(error["loc"]) for error in errors]
+    depth = [path.count(".") + path.count("[") for path in paths]
+    best = depth.index(max(depth))
+    error, param = errors[best], paths[best]
+    if error["type"] == "missing":
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        )
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = (error.get("ctx") or {}).get("tag", "")
+        if not tag:
+            return InvalidRequest(
+                f"Missing required parameter: '{param}.type'.",
+                param=f"{param}.type",
+                code="missing_required_parameter",
+            )
+        return InvalidRequest(
+            f"Invalid value for '{param}.type': unsupported type '{tag}'.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
+    if sum(1 for path in paths if path == param) > 1:
+        return InvalidRequest(
+            f"Invalid type for '{param}': none of the accepted types match.", param=param, code="invalid_type"
+        )
+    return InvalidRequest(
+        f"Invalid value for '{param}': {error['msg']}.", param=param or None, code="invalid_value"
+    )
+
+
+# Tags pydantic inserts into a location after a list index (or a union field) to say which
+# union member it tried; they are not part of the parameter's name.
+_UNION_TAGS = frozenset(
+    {
+        "message",
+        "assistant_message",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "item_reference",
+        "input_text",
+        "input_image",
+        "input_file",
+        "output_text",
+        "refusal",
+        "summary_text",
+        "reasoning_text",
+        "function",
+        "json_schema",
+        "json_object",
+        "text",
+        "allowed_tools",
+    }
+)
+_UNION_FIELDS = frozenset({"format", "tool_choice", "input", "content", "output"})
 
 
 def _param_path(loc: tuple[int | str, ...]) -> str:
     path = ""
+    previous: int | str | None = None
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in {
-            "message",
-            "assistant_message",
-            "function_call",
-            "function_call_output",
-            "reasoning",
-            "item_reference",
-            "str",
-            "list[...]",
-            "function",
-            "json_schema",
-            "text",
-            "json_object",
-            "allowed_tools",
-            "literal['none','auto','required']",
-        } or part.startswith(("function-", "list[")):
-            continue  # pydantic's union-branch labels are not part of the param path
+        elif any(c in part for c in "[]'(), ") or part in ("str", "int", "float", "bool"):
+            pass  # a label for one member of a plain union
+        elif part in _UNION_TAGS and (isinstance(previous, int) or previous in _UNION_FIELDS):
+            pass  # a discriminated union's tag
         else:
             path += f".{part}" if path else part
+        previous = part
     return path

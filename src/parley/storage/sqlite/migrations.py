@@ -29,7 +29,7 @@ def m001_responses(conn: sqlite3.Connection) -> None:
             status TEXT NOT NULL,
             data TEXT NOT NULL
         );
-        CREATE INDEX responses_owner_created ON responses (owner, created_at, id);
+        CREATE INDEX responses_owner_created ON responses (owner, created_at);
         CREATE TABLE response_items (
             response_id TEXT NOT NULL REFERENCES responses (id) ON DELETE CASCADE,
             position INTEGER NOT NULL,

@@ -132,14 +132,16 @@ class SqliteResponseStore:
         return await self._db.run(read)
 
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        """Newest or oldest first by creation; ``rowid`` breaks ties within one second."""
+
         def read(conn: sqlite3.Connection) -> Page:
             direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
             sql = "SELECT data FROM responses WHERE owner = ?"
             params: list[Any] = [owner]
             if after is not None:
-                sql += f" AND (created_at, id) {op} (SELECT created_at, id FROM responses WHERE id = ?)"
+                sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM responses WHERE id = ?)"
                 params.append(after)
-            sql += f" ORDER BY created_at {direction}, id {direction} LIMIT ?"
+            sql += f" ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
             params.append(limit + 1)
             rows = conn.execute(sql, params).fetchall()
             return Page([_loads(r[0]) for r in rows[:limit]], has_more=len(rows) > limit)
