@@ -91,7 +91,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     values.update({k: v for k, v in flags.items() if v is not None})
     settings = Settings()
     if values.get("config"):
-        settings = _from_file(Path(values["config"]), settings)
+        settings = _from_file(Path(values["config"]), settings, environ)
     updates: dict[str, Any] = {}
     if "host" in values:
         updates["host"] = str(values["host"])
@@ -115,7 +115,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     return settings
 
 
-def _from_file(path: Path, base: Settings) -> Settings:
+def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settings:
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -128,20 +128,22 @@ def _from_file(path: Path, base: Settings) -> Settings:
         updates["port"] = _int(raw["port"], "port")
     if "data_dir" in raw:
         updates["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
-    updates["providers"] = tuple(_provider(entry, i) for i, entry in enumerate(raw.get("providers", [])))
+    updates["providers"] = tuple(
+        _provider(entry, i, environ) for i, entry in enumerate(raw.get("providers", []))
+    )
     names = [p.name for p in updates["providers"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: provider names must be unique, got {names}.")
     return replace(base, **updates)
 
 
-def _provider(entry: Any, index: int) -> ProviderConfig:
+def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderConfig:
     where = f"providers[{index}]"
     if not isinstance(entry, dict) or not entry.get("url"):
         raise ConfigError(f"{where} needs at least a 'url'.")
     api_key = entry.get("api_key")
     if entry.get("api_key_env"):
-        api_key = os.environ.get(str(entry["api_key_env"]))
+        api_key = environ.get(str(entry["api_key_env"]))
         if api_key is None:
             raise ConfigError(f"{where}: environment variable {entry['api_key_env']} is not set.")
     models = entry.get("models", [])
