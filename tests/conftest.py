@@ -6,6 +6,7 @@ address fails the test that tried it.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,8 +35,15 @@ def _guarded_connect(self: socket.socket, address: Any) -> None:
     _real_connect(self, address)
 
 
+RECORDING = os.environ.get("PARLEY_RECORDING_MODE") in ("record", "record-if-missing")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_network() -> Iterator[None]:
+    """Off only while recording against a live provider (PARLEY_RECORDING_MODE=record...)."""
+    if RECORDING:
+        yield
+        return
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]

@@ -86,3 +86,69 @@ async def test_streaming_text_event_order(harness_factory: Callable[..., Harness
     assert done["id"] == events[0]["response"]["id"]
     stored = (await h.client.get(f"/v1/responses/{done['id']}")).json()
     assert stored == done
+
+
+# Open Responses spec (2026-04-24), ResponseResource: every field required; these may be null.
+SPEC_FIELDS = {
+    "id": str,
+    "object": str,
+    "created_at": int,
+    "completed_at": int,
+    "status": str,
+    "incomplete_details": dict,
+    "model": str,
+    "previous_response_id": str,
+    "instructions": str,
+    "output": list,
+    "error": dict,
+    "tools": list,
+    "tool_choice": (str, dict),
+    "truncation": str,
+    "parallel_tool_calls": bool,
+    "text": dict,
+    "top_p": float,
+    "presence_penalty": float,
+    "frequency_penalty": float,
+    "top_logprobs": int,
+    "temperature": float,
+    "reasoning": dict,
+    "usage": dict,
+    "max_output_tokens": int,
+    "max_tool_calls": int,
+    "store": bool,
+    "background": bool,
+    "service_tier": str,
+    "metadata": dict,
+    "safety_identifier": str,
+    "prompt_cache_key": str,
+}
+NULLABLE = {
+    "completed_at",
+    "incomplete_details",
+    "previous_response_id",
+    "instructions",
+    "error",
+    "reasoning",
+    "usage",
+    "max_output_tokens",
+    "max_tool_calls",
+    "safety_identifier",
+    "prompt_cache_key",
+}
+
+
+async def test_response_object_has_every_spec_field_with_spec_types(harness: Harness) -> None:
+    r = await harness.create(input="hi")
+    body = r.json()
+    assert set(SPEC_FIELDS) <= set(body)
+    for name, kind in SPEC_FIELDS.items():
+        value = body[name]
+        if value is None:
+            assert name in NULLABLE, f"{name} must not be null"
+        else:
+            assert isinstance(value, kind), f"{name}={value!r} is not {kind}"
+    assert body["tools"] == []
+    assert body["truncation"] == "disabled"
+    assert body["text"] == {"format": {"type": "text"}, "verbosity": "medium"}
+    assert body["output"][0]["content"][0]["annotations"] == []
+    assert body["output"][0]["content"][0]["logprobs"] == []

@@ -1,14 +1,19 @@
-"""Parley over replayed recordings of a real provider (OpenAI gpt-4o answers from the seeds)."""
+"""Parley over replayed recordings of a real provider (OpenAI gpt-4o answers from the seeds).
+
+Re-record against the live provider with
+``PARLEY_RECORDING_MODE=record-if-missing OPENAI_API_KEY=... ./dev test tests/e2e/test_replay.py``.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from parley.app import create_app
+from parley.app import create_app, http_transport
 from parley.config import ProviderConfig, Settings
 from tests.recordings.make_from_seeds import WEATHER_TOOL
 from tests.support.seeds import seed_chunks
@@ -17,20 +22,22 @@ RECORDINGS = Path(__file__).parent.parent / "recordings"
 
 
 def _no_live_calls(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
-    raise AssertionError("replay mode must not build a live transport into the request path")
+    """Replay never reaches the inner transport; if it did, this one fails the request loudly."""
+    return httpx2.MockTransport(
+        lambda request: httpx2.Response(599, text="live call attempted in replay mode")
+    )
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
+    mode = os.environ.get("PARLEY_RECORDING_MODE", "replay")
     settings = Settings(
         data_dir=tmp_path,
-        providers=(ProviderConfig("openai", "https://api.openai.com/v1"),),
-        recording_mode="replay",
+        providers=(ProviderConfig("openai", "https://api.openai.com/v1", os.environ.get("OPENAI_API_KEY")),),
+        recording_mode=mode,  # type: ignore[arg-type]
         recordings_dir=RECORDINGS,
     )
-    app = create_app(
-        settings, transport_factory=lambda cfg: httpx2.MockTransport(lambda r: _no_live_calls(cfg))
-    )
+    app = create_app(settings, transport_factory=http_transport if mode != "replay" else _no_live_calls)
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=app), base_url="http://parley.test"
     ) as c:
