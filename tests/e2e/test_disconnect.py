@@ -30,6 +30,7 @@ def test_abandoned_stream_is_stored_as_failed(parley_url: str, upstream: Scripte
                 break
             time.sleep(0.05)
         assert stored["status"] == "failed"
-        assert stored["error"]["code"] == "stream_interrupted"
+        assert stored["error"]["code"] == "server_error"
+        assert "client went away" in stored["error"]["message"]
         after = client.post("/responses", json={"model": "fake-model", "input": "hello?"})
         assert after.json()["output"][0]["content"][0]["text"] == "still here"

@@ -8,12 +8,14 @@ server that is not set up for the request. Never a 500 for a client mistake.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from parley.errors import (
     InvalidRequest,
@@ -41,10 +43,25 @@ STATUS_TABLE: tuple[tuple[type[ParleyError], int, str], ...] = (
 
 
 def error_response(
-    status: int, message: str, type_: str, *, param: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    type_: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method any route serves on this path (Starlette's own Allow names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def parley_error_response(exc: ParleyError) -> Response:
@@ -66,7 +83,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     detail: Any = exc.detail
-    return error_response(exc.status_code, str(detail), type_, code=code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["allow"] = _allowed_methods(request)
+    return error_response(exc.status_code, str(detail), type_, code=code, headers=headers)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

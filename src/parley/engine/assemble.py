@@ -79,6 +79,12 @@ class Assembler:
         self._close(out, status="incomplete" if self.finish_reason == "length" else "completed")
         return out
 
+    def abort(self) -> list[Event]:
+        """Close whatever was streaming when the call failed, so what the client saw is kept."""
+        out: list[Event] = []
+        self._close(out, status="incomplete")
+        return out
+
     def _text(self, item_type: str, kind: str, text: str, out: list[Event]) -> None:
         current = self._open
         if not (isinstance(current, _ContentItem) and current.skeleton["type"] == item_type):

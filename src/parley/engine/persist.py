@@ -38,7 +38,7 @@ async def persist(events: AsyncIterator[Event], turn: Turn, store: ResponseStore
                 "output": list(turn.response["output"]),
                 "status": "failed",
                 "error": {
-                    "code": "stream_interrupted",
+                    "code": "server_error",
                     "message": "The client went away before the response finished.",
                 },
             }

@@ -19,7 +19,7 @@ from parley.engine.emit import TERMINAL_EVENTS, Emitter
 from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.usage import Usage
-from parley.errors import LimitReached, ParleyError
+from parley.errors import LimitReached, ParleyError, UpstreamStatus
 from parley.wire.events import Event
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ async def run_turn(turn: Turn) -> AsyncIterator[Event]:
     except ParleyError as exc:
         status = "failed"
         turn.failure = exc
-        turn.response["error"] = {"code": exc.code or "server_error", "message": exc.message}
+        turn.response["error"] = {"code": response_error_code(exc), "message": exc.message}
     except Exception as exc:  # a bug must still end the stream properly and be logged
         log.exception("response %s crashed", turn.response["id"])
         status = "failed"
@@ -55,15 +55,27 @@ async def run_turn(turn: Turn) -> AsyncIterator[Event]:
     yield emit.lifecycle(status)
 
 
+def response_error_code(exc: ParleyError) -> str:
+    """``Response.error.code`` is a closed enum in OpenAI's schema; Parley's own code goes in HTTP bodies."""
+    if isinstance(exc, UpstreamStatus) and exc.status == 429:
+        return "rate_limit_exceeded"
+    return "server_error"
+
+
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     """Call the model; later, built-in tools will loop back here until no server-side call is left."""
     request = turn.request
     messages = to_chat_messages(request.instructions, turn.context)
     body = chat_body(request, turn.model, messages, request.max_output_tokens)
     assembler = Assembler()
-    async for chunk in turn.provider.stream_chat(body):
-        for event in assembler.feed(chunk):
+    try:
+        async for chunk in turn.provider.stream_chat(body):
+            for event in assembler.feed(chunk):
+                yield event
+    except ParleyError:
+        for event in assembler.abort():
             yield event
+        raise
     for event in assembler.finish():
         yield event
     usage.add(assembler.usage)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from parley.errors import InvalidRequest
 from parley.wire.items import InputItem
-from parley.wire.tools import BUILTIN_TOOL_TYPES, Tool, ToolChoice
+from parley.wire.tools import BUILTIN_TOOL_TYPES, FunctionChoice, Tool, ToolChoice
 
 
 class JsonSchemaFormat(BaseModel):
@@ -106,7 +106,7 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     try:
-        request = CreateResponseRequest.model_validate(body)
+        request = CreateResponseRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None
     if request.background:
@@ -114,6 +114,13 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             "background=true is not supported by this server yet.",
             param="background",
             code="unsupported_value",
+        )
+    choice = request.tool_choice
+    if isinstance(choice, FunctionChoice) and choice.name not in {tool.name for tool in request.tools}:
+        raise InvalidRequest(
+            f"Tool choice '{choice.name}' not found in 'tools' parameter.",
+            param="tool_choice",
+            code="invalid_value",
         )
     if request.conversation is not None:
         raise InvalidRequest(
@@ -137,6 +144,10 @@ def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
         )
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         tag = (error.get("ctx") or {}).get("tag", "")
+        if not isinstance(error.get("input"), dict):
+            return InvalidRequest(
+                f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type"
+            )
         if not tag:
             return InvalidRequest(
                 f"Missing required parameter: '{param}.type'.",
@@ -187,11 +198,13 @@ _UNION_FIELDS = frozenset({"format", "tool_choice", "input", "content", "output"
 def _param_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     previous: int | str | None = None
+    if "[key]" in loc:  # the key itself is wrong: name the dict, not a value under the bad key
+        loc = loc[: loc.index("[key]") - 1]
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         elif any(c in part for c in "[]'(), ") or part in ("str", "int", "float", "bool"):
-            pass  # a label for one member of a plain union
+            continue  # a label for one member of a plain union: not part of the path, not `previous`
         elif part in _UNION_TAGS and (isinstance(previous, int) or previous in _UNION_FIELDS):
             pass  # a discriminated union's tag
         else:

@@ -157,7 +157,7 @@ class SqliteResponseStore:
 
     def fail_interrupted(self) -> None:
         """Mark responses left ``in_progress`` by a previous process as failed (run at start-up)."""
-        error = {"code": "server_restarted", "message": "The server stopped before this response finished."}
+        error = {"code": "server_error", "message": "The server stopped before this response finished."}
 
         def write(conn: sqlite3.Connection) -> None:
             for rid, data in conn.execute(
