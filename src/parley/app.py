@@ -21,6 +21,7 @@ from parley.errors import ParleyError
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
+from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.sqlite import Database, SqliteResponseStore
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -49,7 +50,7 @@ def build_provider(
         timeout=httpx2.Timeout(config.timeout, connect=10.0),
         transport=transport,
     )
-    return OpenAICompatProvider(config.name, client)
+    return OpenAICompatProvider(config.name, client, native_custom_tools=config.native_custom_tools)
 
 
 async def health(request: Request) -> Response:
@@ -82,6 +83,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         },
         lifespan=lifespan,
     )
-    app.state.deps = EngineDeps(responses=store, router=router)
+    key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
+    app.state.deps = EngineDeps(responses=store, router=router, sealer=ReasoningSealer(key))
     app.state.settings = settings
     return app

@@ -33,6 +33,8 @@ class ProviderConfig:
     models: tuple[str, ...] = ()
     """Glob patterns (``gpt-*``); empty means: every model no other provider claims."""
     timeout: float = 600.0
+    native_custom_tools: bool = False
+    """Send custom (freeform) tools as chat ``custom`` tools; otherwise as one-string-parameter functions."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("recordings_dir", "PARLEY_RECORDINGS_DIR", "Where recordings are written and replayed from."),
     Setting("log_level", "PARLEY_LOG_LEVEL", "Log level: debug, info, warning or error."),
+    Setting(
+        "reasoning_key",
+        "PARLEY_REASONING_KEY",
+        "Base64 of 32 random bytes that seals reasoning handed to stateless clients "
+        "(encrypted_content); generated once into the data dir when unset. Share it across replicas.",
+    ),
 )
 
 
@@ -75,6 +83,8 @@ class Settings:
     recording_mode: RecordingMode = "live"
     recordings_dir: Path | None = None
     log_level: str = "info"
+    reasoning_key: str | None = None
+    """Base64 of 32 bytes sealing reasoning for stateless clients; generated into the data dir if unset."""
 
     @property
     def database_path(self) -> Path:
@@ -99,6 +109,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         updates["port"] = _int(values["port"], "port")
     if "data_dir" in values:
         updates["data_dir"] = Path(values["data_dir"]).expanduser()
+    if "reasoning_key" in values:
+        updates["reasoning_key"] = str(values["reasoning_key"])
     if "log_level" in values:
         updates["log_level"] = str(values["log_level"]).lower()
     if "recording_mode" in values:
@@ -121,7 +133,7 @@ def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settin
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
     updates: dict[str, Any] = {}
-    for key in ("host", "log_level"):
+    for key in ("host", "log_level", "reasoning_key"):
         if key in raw:
             updates[key] = str(raw[key])
     if "port" in raw:
@@ -155,6 +167,7 @@ def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderCon
         api_key=api_key,
         models=tuple(models),
         timeout=float(entry.get("timeout", 600.0)),
+        native_custom_tools=bool(entry.get("native_custom_tools", False)),
     )
 
 

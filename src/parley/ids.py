@@ -6,7 +6,22 @@ import secrets
 from typing import Literal
 
 Prefix = Literal[
-    "resp", "msg", "fc", "fco", "ctc", "rs", "fs", "ws", "mcp", "conv", "vs", "file", "call", "tsc"
+    "resp",
+    "msg",
+    "fc",
+    "fco",
+    "ctc",
+    "ctco",
+    "tso",
+    "rs",
+    "fs",
+    "ws",
+    "mcp",
+    "conv",
+    "vs",
+    "file",
+    "call",
+    "tsc",
 ]
 
 

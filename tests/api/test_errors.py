@@ -211,7 +211,7 @@ INVALID_BODIES = [
         id="tools-file-search",
     ),
     pytest.param(
-        {"tools": [FUNCTION_TOOL, {"type": "web_search"}]},
+        {"tools": [FUNCTION_TOOL, {"type": "code_interpreter"}]},
         "tools[1].type",
         "unsupported_tool_type",
         id="tools-second-is-web-search",

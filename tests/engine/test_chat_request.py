@@ -9,6 +9,7 @@ import pytest
 from parley.engine.chat_request import chat_body
 from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import _input_items
+from parley.engine.toolset import Toolset
 from parley.wire.request import parse_create_request
 
 WEATHER = {
@@ -22,7 +23,8 @@ WEATHER = {
 
 def body_for(**fields: Any) -> dict[str, Any]:
     request = parse_create_request({"model": "m", "input": "hi", **fields})
-    return chat_body(request, "upstream-m", [], request.max_output_tokens)
+    toolset = Toolset(request.tools, native_custom=False)
+    return chat_body(request, "upstream-m", [], toolset, request.max_output_tokens)
 
 
 def test_sampling_and_limits_are_passed_when_set() -> None:
@@ -118,7 +120,7 @@ def test_text_formats_map_to_response_format() -> None:
 
 def messages_for(items: list[dict[str, Any]], instructions: str | None = None) -> list[dict[str, Any]]:
     request = parse_create_request({"model": "m", "input": items})
-    return to_chat_messages(instructions, _input_items(request, []))
+    return to_chat_messages(instructions, _input_items(request, []), Toolset([], native_custom=False))
 
 
 def test_every_role_and_part_type_converts() -> None:

@@ -10,9 +10,12 @@ them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.toolset import OfferedTool, Toolset
 from parley.errors import UpstreamProtocolError
 from parley.ids import new_id
 from parley.wire import events
@@ -44,14 +47,61 @@ class _ContentItem:
 class _CallItem:
     index: int
     item: Item
-    arguments: list[str] = field(default_factory=list)
+    native_custom: bool
+    pieces: list[str] = field(default_factory=list)
+
+
+def _call_item(offered: OfferedTool | None, chat_name: str, call_id: str) -> Item:
+    """The output item a chat tool call becomes, by the kind of tool it calls."""
+    kind = offered.kind if offered else "function"
+    name = offered.name if offered else chat_name
+    if kind == "tool_search":
+        return {
+            "id": new_id("tsc"),
+            "type": "tool_search_call",
+            "status": "in_progress",
+            "call_id": call_id,
+            "arguments": {},
+            "execution": "client",
+        }
+    if kind == "custom":
+        item = {
+            "id": new_id("ctc"),
+            "type": "custom_tool_call",
+            "status": "in_progress",
+            "call_id": call_id,
+            "name": name,
+            "input": "",
+        }
+    else:
+        item = {
+            "id": new_id("fc"),
+            "type": "function_call",
+            "status": "in_progress",
+            "arguments": "",
+            "call_id": call_id,
+            "name": name,
+        }
+    if offered is not None and offered.namespace is not None:
+        item["namespace"] = offered.namespace
+    return item
+
+
+def _decode_json(text: str) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return None
 
 
 class Assembler:
-    def __init__(self) -> None:
+    def __init__(self, toolset: Toolset | None = None, seal: Callable[[str], str] | None = None) -> None:
+        """``seal``, when given, adds ``encrypted_content`` to reasoning items."""
         self.items: list[Item] = []
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self._toolset = toolset
+        self._seal = seal
         self._open: _ContentItem | _CallItem | None = None
         self._closed_calls: set[int] = set()
 
@@ -100,25 +150,26 @@ class Assembler:
 
     def _tool_call(self, call: dict[str, Any], out: list[Event]) -> None:
         index = int(call.get("index", 0))
-        function = call.get("function") or {}
+        native = call.get("type") == "custom" or "custom" in call
+        payload = (call.get("custom") if native else call.get("function")) or {}
         current = self._open
         if not (isinstance(current, _CallItem) and current.index == index):
             if index in self._closed_calls:
                 raise UpstreamProtocolError(f"Provider interleaved the deltas of tool call {index}.")
             self._close(out)
-            item = {
-                "id": new_id("fc"),
-                "type": "function_call",
-                "status": "in_progress",
-                "arguments": "",
-                "call_id": call.get("id") or new_id("call"),
-                "name": function.get("name") or "",
-            }
-            current = self._open = _CallItem(index, item)
+            chat_name = payload.get("name") or ""
+            offered = self._toolset.by_chat_name(chat_name) if self._toolset else None
+            item = _call_item(offered, chat_name, call.get("id") or new_id("call"))
+            current = self._open = _CallItem(index, item, native)
             out.append(events.output_item_added(dict(item)))
-        if function.get("arguments"):
-            current.arguments.append(function["arguments"])
-            out.append(events.arguments_delta(current.item["id"], function["arguments"]))
+        piece = payload.get("input" if native else "arguments")
+        if piece:
+            current.pieces.append(piece)
+            kind = current.item["type"]
+            if kind == "function_call":
+                out.append(events.arguments_delta(current.item["id"], piece))
+            elif kind == "custom_tool_call" and current.native_custom:
+                out.append(events.custom_input_delta(current.item["id"], piece))
 
     def _skeleton(self, item_type: str) -> Item:
         if item_type == "message":
@@ -151,12 +202,37 @@ class Assembler:
         if current is None:
             return
         if isinstance(current, _CallItem):
-            item = {**current.item, "status": status, "arguments": "".join(current.arguments)}
             self._closed_calls.add(current.index)
-            out.append(events.arguments_done(item))
+            item = self._close_call(current, status, out)
         else:
             self._close_part(current, out)
             content = [_part(kind, "".join(pieces)) for kind, pieces in current.parts]
             item = {**current.skeleton, "status": status, "content": content}
+            if item["type"] == "reasoning" and self._seal is not None:
+                item["encrypted_content"] = self._seal("".join(part["text"] for part in content))
         self.items.append(item)
         out.append(events.output_item_done(item))
+
+    def _close_call(self, current: _CallItem, status: str, out: list[Event]) -> Item:
+        text = "".join(current.pieces)
+        kind = current.item["type"]
+        if kind == "function_call":
+            item = {**current.item, "status": status, "arguments": text}
+            out.append(events.arguments_done(item))
+        elif kind == "custom_tool_call":
+            value = text if current.native_custom else _decode_json(text)
+            raw = value.get("input") if isinstance(value, dict) else None
+            item = {**current.item, "status": status, "input": raw if isinstance(raw, str) else text}
+            if (
+                not current.native_custom and item["input"]
+            ):  # the fallback streams nothing until it can decode
+                out.append(events.custom_input_delta(item["id"], item["input"]))
+            out.append(events.custom_input_done(item))
+        else:
+            arguments = _decode_json(text)
+            item = {
+                **current.item,
+                "status": status,
+                "arguments": arguments if arguments is not None else text,
+            }
+        return item

@@ -8,39 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley.engine.toolset import Toolset
 from parley.wire.request import CreateResponseRequest, JsonSchemaFormat
-from parley.wire.tools import AllowedTools, FunctionChoice
+from parley.wire.tools import AllowedTools, CustomChoice, FunctionChoice
 
 _SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 _PASSED_THROUGH = ("user", "safety_identifier", "prompt_cache_key")
 
 
-def chat_tools(request: CreateResponseRequest) -> list[dict[str, Any]]:
-    tools = []
-    for tool in request.tools:
-        function: dict[str, Any] = {"name": tool.name}
-        if tool.description is not None:
-            function["description"] = tool.description
-        function["parameters"] = (
-            tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
-        )
-        if tool.strict is not None:
-            function["strict"] = tool.strict
-        tools.append({"type": "function", "function": function})
-    return tools
-
-
 def _tool_choice(
-    request: CreateResponseRequest, tools: list[dict[str, Any]]
+    request: CreateResponseRequest, toolset: Toolset, tools: list[dict[str, Any]]
 ) -> tuple[Any, list[dict[str, Any]]]:
     """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list."""
     choice = request.tool_choice
-    if isinstance(choice, FunctionChoice):
-        return {"type": "function", "function": {"name": choice.name}}, tools
+    if isinstance(choice, FunctionChoice | CustomChoice):
+        name = toolset.chat_name_of(choice.name)
+        if toolset.sends_custom_natively() and isinstance(choice, CustomChoice):
+            return {"type": "custom", "custom": {"name": name}}, tools
+        return {"type": "function", "function": {"name": name}}, tools
     if isinstance(choice, AllowedTools):
-        allowed = {t.get("name") for t in choice.tools}
-        return choice.mode, [t for t in tools if t["function"]["name"] in allowed]
+        allowed = {toolset.chat_name_of(str(t.get("name"))) for t in choice.tools}
+        return choice.mode, [t for t in tools if _chat_tool_name(t) in allowed]
     return choice, tools
+
+
+def _chat_tool_name(tool: dict[str, Any]) -> str:
+    return str((tool.get("function") or tool.get("custom") or {}).get("name"))
 
 
 def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
@@ -58,7 +51,11 @@ def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
 
 
 def chat_body(
-    request: CreateResponseRequest, model: str, messages: list[dict[str, Any]], max_tokens: int | None
+    request: CreateResponseRequest,
+    model: str,
+    messages: list[dict[str, Any]],
+    toolset: Toolset,
+    max_tokens: int | None,
 ) -> dict[str, Any]:
     """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls."""
     body: dict[str, Any] = {
@@ -73,9 +70,9 @@ def chat_body(
             body[name] = value
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
-    tools = chat_tools(request)
+    tools = toolset.chat_tools()
     if tools:
-        choice, tools = _tool_choice(request, tools)
+        choice, tools = _tool_choice(request, toolset, tools)
         body["tools"] = tools
         body["tool_choice"] = choice
         body["parallel_tool_calls"] = request.parallel_tool_calls

@@ -8,16 +8,19 @@ chat-completions expects.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from parley.engine.toolset import Toolset
 from parley.wire.items import Item
 
 Message = dict[str, Any]
 
 
 class MessageBuilder:
-    def __init__(self) -> None:
+    def __init__(self, toolset: Toolset) -> None:
+        self.toolset = toolset
         self.messages: list[Message] = []
         self._assistant: Message | None = None
 
@@ -74,17 +77,41 @@ def _message(item: Item, out: MessageBuilder) -> None:
     out.add({"role": "system" if role == "developer" else role, "content": _content(item["content"])})
 
 
-def _function_call(item: Item, out: MessageBuilder) -> None:
-    call = {
-        "id": item["call_id"],
-        "type": "function",
-        "function": {"name": item["name"], "arguments": item["arguments"]},
-    }
+def _tool_call(out: MessageBuilder, call: dict[str, Any]) -> None:
     out.assistant().setdefault("tool_calls", []).append(call)
 
 
-def _function_call_output(item: Item, out: MessageBuilder) -> None:
+def _function_call(item: Item, out: MessageBuilder) -> None:
+    name = out.toolset.chat_name(item["name"], item.get("namespace"))
+    function = {"name": name, "arguments": item["arguments"]}
+    _tool_call(out, {"id": item["call_id"], "type": "function", "function": function})
+
+
+def _custom_tool_call(item: Item, out: MessageBuilder) -> None:
+    name = out.toolset.chat_name(item["name"], item.get("namespace"))
+    if out.toolset.sends_custom_natively():
+        custom = {"name": name, "input": item["input"]}
+        _tool_call(out, {"id": item["call_id"], "type": "custom", "custom": custom})
+    else:
+        function = {"name": name, "arguments": json.dumps({"input": item["input"]})}
+        _tool_call(out, {"id": item["call_id"], "type": "function", "function": function})
+
+
+def _tool_search_call(item: Item, out: MessageBuilder) -> None:
+    arguments = item.get("arguments")
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+    function = {"name": "tool_search", "arguments": text}
+    _tool_call(out, {"id": item.get("call_id") or item["id"], "type": "function", "function": function})
+
+
+def _call_output(item: Item, out: MessageBuilder) -> None:
     out.add({"role": "tool", "tool_call_id": item["call_id"], "content": _content(item["output"])})
+
+
+def _tool_search_output(item: Item, out: MessageBuilder) -> None:
+    found = [{k: tool[k] for k in ("type", "name", "description") if k in tool} for tool in item["tools"]]
+    content = json.dumps({"loaded_tools": found})
+    out.add({"role": "tool", "tool_call_id": item.get("call_id") or item["id"], "content": content})
 
 
 def _reasoning(item: Item, out: MessageBuilder) -> None:
@@ -97,13 +124,17 @@ def _reasoning(item: Item, out: MessageBuilder) -> None:
 CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
     "message": _message,
     "function_call": _function_call,
-    "function_call_output": _function_call_output,
+    "function_call_output": _call_output,
+    "custom_tool_call": _custom_tool_call,
+    "custom_tool_call_output": _call_output,
+    "tool_search_call": _tool_search_call,
+    "tool_search_output": _tool_search_output,
     "reasoning": _reasoning,
 }
 
 
-def to_chat_messages(instructions: str | None, items: list[Item]) -> list[Message]:
-    builder = MessageBuilder()
+def to_chat_messages(instructions: str | None, items: list[Item], toolset: Toolset) -> list[Message]:
+    builder = MessageBuilder(toolset)
     if instructions:
         builder.add({"role": "system", "content": instructions})
     for item in items:

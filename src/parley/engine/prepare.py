@@ -8,12 +8,15 @@ together (each ``function_call_output`` answers a call that exists).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, NotFound, ParleyError
 from parley.ids import Prefix, new_id
 from parley.providers.base import ChatProvider, ModelRouter
+from parley.sealing import ReasoningSealer, Tampered
 from parley.storage.base import ResponseStore
 from parley.wire.items import AssistantMessage, Item, ItemReference
 from parley.wire.request import CreateResponseRequest
@@ -24,6 +27,10 @@ _ID_PREFIXES: dict[str, Prefix] = {
     "function_call": "fc",
     "function_call_output": "fco",
     "reasoning": "rs",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
 }
 
 
@@ -31,6 +38,7 @@ _ID_PREFIXES: dict[str, Prefix] = {
 class EngineDeps:
     responses: ResponseStore
     router: ModelRouter
+    sealer: ReasoningSealer
 
 
 @dataclass
@@ -44,6 +52,9 @@ class Turn:
     provider: ChatProvider
     model: str
     owner: str
+    toolset: Toolset
+    seal: Callable[[str], str] | None = None
+    """Set when the caller asked for ``reasoning.encrypted_content``."""
     failure: ParleyError | None = field(default=None)
 
 
@@ -64,18 +75,37 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
         raise InvalidRequest(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )
-    context = history + input_items
+    context = history + [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
     _check_call_outputs(context, len(history))
-    response_id = new_id("resp")
-    return Turn(
-        request,
-        new_response(request, response_id, int(time.time())),
-        input_items,
-        context,
-        provider,
-        model,
-        owner,
-    )
+    toolset = Toolset(request.tools, native_custom=provider.native_custom_tools)
+    for item in context:
+        if item["type"] == "tool_search_output":
+            toolset.load(item["tools"])
+    seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
+    response = new_response(request, new_id("resp"), int(time.time()))
+    return Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
+
+
+def _readable(item: Item, index: int, sealer: ReasoningSealer) -> Item:
+    """Reasoning sealed by this server, opened for the model; anything else passes unchanged.
+
+    Reasoning sealed elsewhere (another server, OpenAI itself) cannot be read and
+    is left out of the model's context without error.
+    """
+    sealed = item.get("encrypted_content") if item["type"] == "reasoning" else None
+    if not sealed:
+        return item
+    if not sealer.is_ours(sealed):
+        return {**item, "content": None}
+    try:
+        text = sealer.open(sealed)
+    except Tampered as exc:
+        raise InvalidRequest(
+            f"Invalid 'input[{index}].encrypted_content': {exc}.",
+            param=f"input[{index}].encrypted_content",
+            code="invalid_encrypted_content",
+        ) from None
+    return {**item, "content": [{"type": "reasoning_text", "text": text}]}
 
 
 def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[Item]:
@@ -113,12 +143,24 @@ def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[It
     return items
 
 
+_ANSWERS = {
+    "function_call_output": "function_call",
+    "custom_tool_call_output": "custom_tool_call",
+    "tool_search_output": "tool_search_call",
+}
+
+
 def _check_call_outputs(context: list[Item], first_input: int) -> None:
-    calls = {item["call_id"] for item in context if item["type"] == "function_call"}
+    """Every tool output in the new input answers a call made earlier in the context."""
+    calls = {(item["type"], item.get("call_id")) for item in context if item["type"] in _ANSWERS.values()}
     for index, item in enumerate(context[first_input:]):
-        if item["type"] == "function_call_output" and item["call_id"] not in calls:
+        answered = _ANSWERS.get(item["type"])
+        if answered is None or (item["type"] == "tool_search_output" and not item.get("call_id")):
+            continue
+        if (answered, item["call_id"]) not in calls:
+            kind = item["type"].removesuffix("_output").replace("_", " ")
             raise InvalidRequest(
-                f"No tool call found for function call output with call_id '{item['call_id']}'.",
+                f"No {kind} found for {item['type']} with call_id '{item['call_id']}'.",
                 param=f"input[{index}].call_id",
                 code="unknown_call_id",
             )

@@ -65,9 +65,9 @@ def response_error_code(exc: ParleyError) -> str:
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     """Call the model; later, built-in tools will loop back here until no server-side call is left."""
     request = turn.request
-    messages = to_chat_messages(request.instructions, turn.context)
-    body = chat_body(request, turn.model, messages, request.max_output_tokens)
-    assembler = Assembler()
+    messages = to_chat_messages(request.instructions, turn.context, turn.toolset)
+    body = chat_body(request, turn.model, messages, turn.toolset, request.max_output_tokens)
+    assembler = Assembler(turn.toolset, turn.seal)
     try:
         async for chunk in turn.provider.stream_chat(body):
             for event in assembler.feed(chunk):

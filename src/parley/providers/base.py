@@ -15,6 +15,8 @@ Json = dict[str, Any]
 
 class ChatProvider(Protocol):
     name: str
+    native_custom_tools: bool
+    """Whether the provider takes custom (freeform) tools natively, or as single-string functions."""
 
     def stream_chat(self, body: Json) -> AsyncIterator[Json]:
         """Stream a chat completion: ``body`` is sent as is (``stream`` forced on); yields chunk objects."""

@@ -32,8 +32,9 @@ def upstream_errors(name: str) -> Iterator[None]:
 
 
 class OpenAICompatProvider:
-    def __init__(self, name: str, client: httpx2.AsyncClient) -> None:
+    def __init__(self, name: str, client: httpx2.AsyncClient, *, native_custom_tools: bool = False) -> None:
         self.name = name
+        self.native_custom_tools = native_custom_tools
         self._client = client
 
     async def stream_chat(self, body: Json) -> AsyncIterator[Json]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlencode
 
 import httpx2
 import orjson
+
+from parley.ids import Prefix
 
 __all__ = ["VOLATILE_KEYS", "normalize_request", "request_key"]
 
@@ -26,7 +28,7 @@ __all__ = ["VOLATILE_KEYS", "normalize_request", "request_key"]
 #: is not one of Parley's generated ids.
 VOLATILE_KEYS: frozenset[str] = frozenset()
 
-_ID_PREFIXES = "resp|msg|fc|ctc|rs|fs|ws|mcp|conv|vs|call|tsc"
+_ID_PREFIXES = "|".join(sorted((p for p in get_args(Prefix) if p != "file"), key=len, reverse=True))
 
 # Ids may stand alone (``"call_id": "fc_…"``) or sit inside a larger string
 # (a tool-output text, a URL); the look-arounds stop a match inside longer words.

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from starlette.applications import Starlette
@@ -40,11 +40,17 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
 
 @dataclass
 class ToolCall:
-    """A function call to stream; a None id becomes ``call_<n>``, unique per server so turns can chain."""
+    """A tool call to stream; a None id becomes ``call_<n>``, unique per server so turns can chain.
+
+    ``kind="function"`` sends ``arguments`` as a function call's JSON arguments; ``kind="custom"`` sends
+    them as a custom (freeform) tool call's raw ``input``, the way OpenAI's chat completions API does:
+    ``{"type": "custom", "custom": {"name": ..., "input": ...}}``.
+    """
 
     name: str
     arguments: str
     id: str | None = None
+    kind: Literal["function", "custom"] = "function"
 
 
 @dataclass
@@ -108,6 +114,11 @@ def auto_reply(body: Json, *, tokens: int = 20) -> Reply:
 @functools.lru_cache(maxsize=64)
 def _words(tokens: int) -> str:
     return " ".join(f"token{i}" for i in range(tokens))
+
+
+def _payload_key(call: ToolCall) -> str:
+    """Where a call's text goes: a function's ``arguments``, a custom tool's ``input``."""
+    return "input" if call.kind == "custom" else "arguments"
 
 
 def _embedding(text: str) -> list[float]:
@@ -235,7 +246,7 @@ class _Turn:
         message: Json = {"role": "assistant", "content": content, "refusal": r.refusal or None}
         if r.tool_calls:
             message["tool_calls"] = [
-                {"id": cid, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+                {"id": cid, "type": tc.kind, tc.kind: {"name": tc.name, _payload_key(tc): tc.arguments}}
                 for cid, tc in zip(self.call_ids, r.tool_calls, strict=True)
             ]
         if r.reasoning:
@@ -258,9 +269,10 @@ class _Turn:
         out += [{"content": p} for p in self.text]
         out += [{"refusal": p} for p in self.refusal]
         for i, (cid, tc, pieces) in enumerate(zip(self.call_ids, r.tool_calls, self.args, strict=True)):
-            head = {"index": i, "id": cid, "type": "function", "function": {"name": tc.name, "arguments": ""}}
+            key = _payload_key(tc)
+            head = {"index": i, "id": cid, "type": tc.kind, tc.kind: {"name": tc.name, key: ""}}
             out.append({"tool_calls": [head]})
-            out += [{"tool_calls": [{"index": i, "function": {"arguments": p}}]} for p in pieces]
+            out += [{"tool_calls": [{"index": i, tc.kind: {key: p}}]} for p in pieces]
         return out
 
     def frames(self) -> list[bytes]:

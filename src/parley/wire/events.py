@@ -74,3 +74,11 @@ def arguments_done(item: Item) -> Event:
         "name": item["name"],
         "arguments": item["arguments"],
     }
+
+
+def custom_input_delta(item_id: str, delta: str) -> Event:
+    return {"type": "response.custom_tool_call_input.delta", "item_id": item_id, "delta": delta}
+
+
+def custom_input_done(item: Item) -> Event:
+    return {"type": "response.custom_tool_call_input.done", "item_id": item["id"], "input": item["input"]}

@@ -110,6 +110,41 @@ class Reasoning(_Model):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
+class CustomToolCall(_Model):
+    type: Literal["custom_tool_call"]
+    id: str | None = None
+    call_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    input: str
+    namespace: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class CustomToolCallOutput(_Model):
+    type: Literal["custom_tool_call_output"]
+    id: str | None = None
+    call_id: str = Field(min_length=1)
+    output: str | list[UserPart]
+
+
+class ToolSearchCall(_Model):
+    type: Literal["tool_search_call"]
+    id: str | None = None
+    call_id: str | None = None
+    arguments: Any = None
+    execution: Literal["server", "client"] = "client"
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class ToolSearchOutput(_Model):
+    type: Literal["tool_search_output"]
+    id: str | None = None
+    call_id: str | None = None
+    execution: Literal["server", "client"] = "client"
+    tools: list[dict[str, Any]]
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
 class ItemReference(_Model):
     type: Literal["item_reference"] = "item_reference"
     id: str
@@ -133,6 +168,10 @@ InputItem = Annotated[
     | Annotated[FunctionCall, Tag("function_call")]
     | Annotated[FunctionCallOutput, Tag("function_call_output")]
     | Annotated[Reasoning, Tag("reasoning")]
+    | Annotated[CustomToolCall, Tag("custom_tool_call")]
+    | Annotated[CustomToolCallOutput, Tag("custom_tool_call_output")]
+    | Annotated[ToolSearchCall, Tag("tool_search_call")]
+    | Annotated[ToolSearchOutput, Tag("tool_search_output")]
     | Annotated[ItemReference, Tag("item_reference")],
     Discriminator(_item_tag),
 ]

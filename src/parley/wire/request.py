@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from parley.errors import InvalidRequest
 from parley.wire.items import InputItem
-from parley.wire.tools import BUILTIN_TOOL_TYPES, FunctionChoice, Tool, ToolChoice
+from parley.wire.tools import (
+    UNSUPPORTED_TOOL_TYPES,
+    CustomChoice,
+    FunctionChoice,
+    NamespaceTool,
+    Tool,
+    ToolChoice,
+)
 
 
 class JsonSchemaFormat(BaseModel):
@@ -91,10 +98,10 @@ class CreateResponseRequest(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("tools"), list):
             for index, tool in enumerate(data["tools"]):
                 kind = tool.get("type") if isinstance(tool, dict) else None
-                if kind in BUILTIN_TOOL_TYPES:
+                if kind in UNSUPPORTED_TOOL_TYPES:
                     raise InvalidRequest(
-                        f"Tool type '{kind}' is not supported by this server yet; "
-                        "supported tool types: function.",
+                        f"Tool type '{kind}' is not supported by this server yet; supported tool types: "
+                        "function, custom, namespace, tool_search, web_search.",
                         param=f"tools[{index}].type",
                         code="unsupported_tool_type",
                     )
@@ -116,7 +123,7 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             code="unsupported_value",
         )
     choice = request.tool_choice
-    if isinstance(choice, FunctionChoice) and choice.name not in {tool.name for tool in request.tools}:
+    if isinstance(choice, FunctionChoice | CustomChoice) and choice.name not in declared_tool_names(request):
         raise InvalidRequest(
             f"Tool choice '{choice.name}' not found in 'tools' parameter.",
             param="tool_choice",
@@ -129,6 +136,15 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             code="unsupported_value",
         )
     return request
+
+
+def declared_tool_names(request: CreateResponseRequest) -> set[str]:
+    """Names a ``tool_choice`` may force: functions and custom tools, inside namespaces too."""
+    names: set[str] = set()
+    for tool in request.tools:
+        members = tool.tools if isinstance(tool, NamespaceTool) else [tool]
+        names.update(getattr(member, "name", "") for member in members)
+    return names
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
@@ -190,9 +206,21 @@ _UNION_TAGS = frozenset(
         "json_object",
         "text",
         "allowed_tools",
+        "custom",
+        "namespace",
+        "tool_search",
+        "web_search",
+        "web_search_preview",
+        "web_search_2025_08_26",
+        "web_search_preview_2025_03_11",
+        "grammar",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "tool_search_call",
+        "tool_search_output",
     }
 )
-_UNION_FIELDS = frozenset({"format", "tool_choice", "input", "content", "output"})
+_UNION_FIELDS = frozenset({"format", "tool_choice", "input", "content", "output", "tools"})
 
 
 def _param_path(loc: tuple[int | str, ...]) -> str:

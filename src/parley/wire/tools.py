@@ -1,8 +1,10 @@
 """Tool definitions and tool_choice, as the request carries them.
 
-Only client-side ``function`` tools exist in this layer today; built-in tool
-types (file_search, web_search, mcp, ...) are named so that a request using one
-gets a clear 400 until the tool lands, instead of a silent no-op.
+Client-side tools (``function``, ``custom``, ``namespace`` groups of both, and
+``tool_search`` run by the client) are offered to the model; Parley hands their
+calls back. ``web_search`` is accepted with all its options (see the README for
+what Parley does with it); built-in tools Parley does not run yet get a clear
+400 instead of a silent no-op.
 """
 
 from __future__ import annotations
@@ -14,25 +16,68 @@ from pydantic import BaseModel, ConfigDict, Field
 NAME_PATTERN = r"^[a-zA-Z0-9_.:-]{1,128}$"
 
 
-class FunctionTool(BaseModel):
+class _Tool(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+
+class FunctionTool(_Tool):
     type: Literal["function"]
     name: str = Field(pattern=NAME_PATTERN)
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None
 
 
-Tool = Annotated[FunctionTool, Field(discriminator="type")]
+class TextFormat(BaseModel):
+    type: Literal["text"]
 
-BUILTIN_TOOL_TYPES = frozenset(
+
+class GrammarFormat(BaseModel):
+    type: Literal["grammar"]
+    syntax: Literal["lark", "regex"]
+    definition: str
+
+
+class CustomTool(_Tool):
+    """A freeform tool: the model's call carries raw text (a patch, a query), not JSON."""
+
+    type: Literal["custom"]
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    format: Annotated[TextFormat | GrammarFormat, Field(discriminator="type")] | None = None
+    defer_loading: bool | None = None
+
+
+class NamespaceTool(_Tool):
+    """A named group of tools; its members are called as ``name`` within ``namespace``."""
+
+    type: Literal["namespace"]
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    tools: list[Annotated[FunctionTool | CustomTool, Field(discriminator="type")]]
+
+
+class ToolSearchTool(_Tool):
+    type: Literal["tool_search"]
+    execution: Literal["server", "client"] = "server"
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class WebSearchTool(_Tool):
+    type: Literal[
+        "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"
+    ]
+
+
+Tool = Annotated[
+    FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | WebSearchTool, Field(discriminator="type")
+]
+
+UNSUPPORTED_TOOL_TYPES = frozenset(
     {
         "file_search",
-        "web_search",
-        "web_search_preview",
-        "web_search_2025_08_26",
-        "web_search_preview_2025_03_11",
         "mcp",
         "code_interpreter",
         "image_generation",
@@ -41,15 +86,17 @@ BUILTIN_TOOL_TYPES = frozenset(
         "local_shell",
         "shell",
         "apply_patch",
-        "custom",
-        "namespace",
-        "tool_search",
     }
 )
 
 
 class FunctionChoice(BaseModel):
     type: Literal["function"]
+    name: str
+
+
+class CustomChoice(BaseModel):
+    type: Literal["custom"]
     name: str
 
 
@@ -61,5 +108,5 @@ class AllowedTools(BaseModel):
 
 ToolChoice = (
     Literal["none", "auto", "required"]
-    | Annotated[FunctionChoice | AllowedTools, Field(discriminator="type")]
+    | Annotated[FunctionChoice | CustomChoice | AllowedTools, Field(discriminator="type")]
 )

@@ -1,0 +1,180 @@
+"""The tools one model call is offered, and how the model's calls map back to items.
+
+Every client-side tool kind becomes a chat-completions tool under a name that
+cannot collide (namespace members as ``<namespace>__<name>``), and every chat
+tool call maps back, by that name, to the item type the Responses API uses:
+``function_call`` (with ``namespace``), ``custom_tool_call`` or
+``tool_search_call``. Deferred tools (``defer_loading``) are held back until a
+``tool_search_output`` loads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from parley.wire.tools import CustomTool, FunctionTool, GrammarFormat, NamespaceTool, ToolSearchTool
+
+Kind = Literal["function", "custom", "tool_search"]
+NAMESPACE_SEPARATOR = "__"
+_DEFAULT_SEARCH_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"query": {"type": "string", "description": "What kind of tool is needed."}},
+    "required": ["query"],
+}
+
+
+@dataclass(frozen=True)
+class OfferedTool:
+    kind: Kind
+    name: str
+    namespace: str | None
+    chat_name: str
+    chat_tool: dict[str, Any]
+    """The definition the provider sees."""
+
+
+def _custom_description(tool: CustomTool) -> str:
+    """What the function fallback tells the model about a freeform tool's input."""
+    text = tool.description or ""
+    fmt = tool.format
+    if isinstance(fmt, GrammarFormat):
+        text += (
+            f"\n\nPass the raw input as the `input` string. It must match this {fmt.syntax} grammar:\n"
+            f"{fmt.definition}"
+        )
+    else:
+        text += "\n\nPass the raw, free-form input as the `input` string."
+    return text.strip()
+
+
+def _custom_chat_tool(tool: CustomTool, chat_name: str, native: bool) -> dict[str, Any]:
+    if native:
+        custom: dict[str, Any] = {"name": chat_name}
+        if tool.description is not None:
+            custom["description"] = tool.description
+        if isinstance(tool.format, GrammarFormat):
+            custom["format"] = {
+                "type": "grammar",
+                "grammar": {"syntax": tool.format.syntax, "definition": tool.format.definition},
+            }
+        elif tool.format is not None:
+            custom["format"] = {"type": "text"}
+        return {"type": "custom", "custom": custom}
+    parameters = {
+        "type": "object",
+        "properties": {"input": {"type": "string"}},
+        "required": ["input"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "function",
+        "function": {"name": chat_name, "description": _custom_description(tool), "parameters": parameters},
+    }
+
+
+def _function_chat_tool(tool: FunctionTool, chat_name: str) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": chat_name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = (
+        tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
+    )
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+class Toolset:
+    def __init__(self, tools: list[Any], *, native_custom: bool) -> None:
+        self._native_custom = native_custom
+        self._offered: dict[str, OfferedTool] = {}
+        self._deferred: dict[str, tuple[str | None, FunctionTool | CustomTool]] = {}
+        self._chat_names: dict[tuple[str | None, str], str] = {}
+        for tool in tools:
+            if isinstance(tool, NamespaceTool):
+                for member in tool.tools:
+                    self._add(member, tool.name)
+            elif isinstance(tool, FunctionTool | CustomTool):
+                self._add(tool, None)
+            elif isinstance(tool, ToolSearchTool) and tool.execution == "client":
+                self._offer_search(tool)
+
+    def _add(self, tool: FunctionTool | CustomTool, namespace: str | None) -> None:
+        if tool.defer_loading:
+            self._deferred[tool.name] = (namespace, tool)
+        else:
+            self._offer(tool, namespace)
+
+    def _offer(self, tool: FunctionTool | CustomTool, namespace: str | None) -> None:
+        if (namespace, tool.name) in self._chat_names:
+            return
+        chat_name = tool.name if namespace is None else f"{namespace}{NAMESPACE_SEPARATOR}{tool.name}"
+        while chat_name in self._offered:  # a top-level tool already owns the name
+            chat_name += "_"
+        if isinstance(tool, CustomTool):
+            offered = OfferedTool(
+                "custom",
+                tool.name,
+                namespace,
+                chat_name,
+                _custom_chat_tool(tool, chat_name, self._native_custom),
+            )
+        else:
+            offered = OfferedTool(
+                "function", tool.name, namespace, chat_name, _function_chat_tool(tool, chat_name)
+            )
+        self._offered[chat_name] = offered
+        self._chat_names[(namespace, tool.name)] = chat_name
+
+    def _offer_search(self, tool: ToolSearchTool) -> None:
+        function = {
+            "name": "tool_search",
+            "description": tool.description or "Search for more tools.",
+            "parameters": tool.parameters or _DEFAULT_SEARCH_PARAMETERS,
+        }
+        self._offered["tool_search"] = OfferedTool(
+            "tool_search", "tool_search", None, "tool_search", {"type": "function", "function": function}
+        )
+
+    def load(self, tools: list[dict[str, Any]]) -> None:
+        """Make tools returned by a ``tool_search_output`` callable from now on."""
+        for raw in tools:
+            kind, name = raw.get("type"), raw.get("name")
+            if kind == "namespace":
+                for member in raw.get("tools") or ():
+                    self._load_one(member, str(name))
+            else:
+                self._load_one(raw, None)
+
+    def _load_one(self, raw: dict[str, Any], namespace: str | None) -> None:
+        deferred = self._deferred.get(str(raw.get("name")))
+        if deferred is not None and raw.get("type") in (None, deferred[1].type):
+            self._offer(deferred[1], deferred[0] if namespace is None else namespace)
+        elif raw.get("type") == "function":
+            self._offer(FunctionTool.model_validate({**raw, "defer_loading": None}), namespace)
+        elif raw.get("type") == "custom":
+            self._offer(CustomTool.model_validate({**raw, "defer_loading": None}), namespace)
+
+    @property
+    def deferred(self) -> list[tuple[str | None, FunctionTool | CustomTool]]:
+        return list(self._deferred.values())
+
+    def chat_tools(self) -> list[dict[str, Any]]:
+        return [offered.chat_tool for offered in self._offered.values()]
+
+    def by_chat_name(self, chat_name: str) -> OfferedTool | None:
+        return self._offered.get(chat_name)
+
+    def chat_name(self, name: str, namespace: str | None) -> str:
+        """The name the provider knows a tool by (unknown tools keep their own name)."""
+        return self._chat_names.get((namespace, name), name)
+
+    def chat_name_of(self, name: str) -> str:
+        """The chat name of a tool a ``tool_choice`` names by its own name, namespaced or not."""
+        if (None, name) in self._chat_names:
+            return self._chat_names[(None, name)]
+        return next((chat for (_, own), chat in self._chat_names.items() if own == name), name)
+
+    def sends_custom_natively(self) -> bool:
+        return self._native_custom

@@ -1,0 +1,71 @@
+"""Reasoning that only this deployment can read back: authenticated encryption for stateless turns.
+
+Clients that keep no server state (``store: false``, the Codex CLI) carry the
+model's reasoning between turns as an opaque ``encrypted_content`` string. It
+is sealed with AES-256-GCM under a key from the config or generated once into
+the data dir, so it is never plaintext on the client, a tampered copy is
+detected, and reasoning sealed elsewhere (e.g. by OpenAI) is recognised as
+foreign by its prefix and skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "parley-rs1."
+_AAD = b"parley reasoning v1"
+_NONCE_BYTES = 12
+
+
+class Tampered(ValueError):
+    """The content carries Parley's prefix but does not decrypt under this deployment's key."""
+
+
+class ReasoningSealer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the reasoning key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def seal(self, text: str) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, text.encode(), _AAD)
+        return PREFIX + base64.urlsafe_b64encode(sealed).decode()
+
+    @staticmethod
+    def is_ours(content: str) -> bool:
+        return content.startswith(PREFIX)
+
+    def open(self, content: str) -> str:
+        try:
+            raw = base64.urlsafe_b64decode(content[len(PREFIX) :].encode())
+            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD).decode()
+        except (InvalidTag, binascii.Error, ValueError, UnicodeDecodeError):
+            raise Tampered("encrypted_content was not produced by this server or has been altered") from None
+
+
+def load_or_create_key(configured: str | None, path: Path) -> bytes:
+    """The configured key (base64), else the one in ``path``, else a new one written there (0600)."""
+    if configured:
+        key = base64.b64decode(configured)
+        if len(key) != 32:
+            raise ValueError("reasoning_key must be 32 bytes, base64-encoded")
+        return key
+    if path.exists():
+        return base64.b64decode(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return base64.b64decode(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(key).decode() + "\n")
+    return key
