@@ -225,3 +225,82 @@ async def test_foreign_reasoning_is_skipped(harness: Harness) -> None:
         {"role": "assistant", "content": "Hello."},
         {"role": "user", "content": "again"},
     ]
+
+
+async def test_hosted_tool_search_finds_and_loads_deferred_tools(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    namespace = {
+        "type": "namespace",
+        "name": "ops",
+        "description": "Operations.",
+        "tools": [
+            {
+                **EXEC,
+                "name": "deploy",
+                "description": "Deploy the application to production.",
+                "defer_loading": True,
+            },
+            {**EXEC, "name": "rollback", "description": "Roll back a release.", "defer_loading": True},
+        ],
+    }
+    weather = {
+        **EXEC,
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "defer_loading": True,
+    }
+    h = harness_factory(
+        [
+            Reply(tool_calls=[ToolCall("tool_search", '{"query": "deploy to production"}', "s1")]),
+            Reply(tool_calls=[ToolCall("ops__deploy", '{"cmd": "ship"}', "c1")]),
+        ]
+    )
+    events = await stream(h, input="ship it", tools=[EXEC, namespace, weather, {"type": "tool_search"}])
+    output = events[-1]["response"]["output"]
+    assert [i["type"] for i in output] == ["tool_search_call", "tool_search_output", "function_call"]
+    search, found, call = output
+    assert search["execution"] == "server"
+    assert found["tools"][0]["type"] == "namespace"
+    assert [t["name"] for t in found["tools"][0]["tools"]] == ["deploy"]
+    assert (call["name"], call["namespace"]) == ("deploy", "ops")
+    assert set(offered(h, 0)) == {"exec_command", "tool_search"}
+    assert set(offered(h, 1)) == {"exec_command", "tool_search", "ops__deploy"}
+    tool_message = h.fake.requests[1]["messages"][-1]
+    assert json.loads(tool_message["content"]) == {
+        "loaded_tools": [{"name": "ops__deploy", "description": "Deploy the application to production."}]
+    }
+    assert events[-1]["response"]["usage"]["input_tokens"] > 0
+
+
+async def test_usage_is_summed_over_model_calls_and_max_tool_calls_stops(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    deferred = {**EXEC, "name": "deploy", "description": "Deploy.", "defer_loading": True}
+    search_call = ToolCall("tool_search", '{"query": "deploy"}')
+    h = harness_factory(
+        [
+            Reply(tool_calls=[search_call], prompt_tokens=10, completion_tokens=2, cached_tokens=4),
+            Reply(text="Deployed.", prompt_tokens=20, completion_tokens=3, reasoning_tokens=1),
+            Reply(tool_calls=[search_call]),
+            Reply(tool_calls=[search_call]),
+        ]
+    )
+    done = (await h.create(input="ship", tools=[deferred, {"type": "tool_search"}])).json()
+    assert done["usage"] == {
+        "input_tokens": 30,
+        "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 1},
+        "total_tokens": 35,
+    }
+    limited = (
+        await h.create(input="ship", tools=[deferred, {"type": "tool_search"}], max_tool_calls=1)
+    ).json()
+    assert limited["status"] == "incomplete"
+    assert limited["incomplete_details"] == {"reason": "max_tool_calls"}
+    assert [i["type"] for i in limited["output"]] == [
+        "tool_search_call",
+        "tool_search_output",
+        "tool_search_call",
+    ]

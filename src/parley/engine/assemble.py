@@ -62,7 +62,7 @@ def _call_item(offered: OfferedTool | None, chat_name: str, call_id: str) -> Ite
             "status": "in_progress",
             "call_id": call_id,
             "arguments": {},
-            "execution": "client",
+            "execution": offered.execution if offered else "client",
         }
     if kind == "custom":
         item = {

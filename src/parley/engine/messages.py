@@ -109,7 +109,18 @@ def _call_output(item: Item, out: MessageBuilder) -> None:
 
 
 def _tool_search_output(item: Item, out: MessageBuilder) -> None:
-    found = [{k: tool[k] for k in ("type", "name", "description") if k in tool} for tool in item["tools"]]
+    """The loaded tools, by the names the model can now call them."""
+    found = []
+    for tool in item["tools"]:
+        members = tool.get("tools") or () if tool.get("type") == "namespace" else [tool]
+        namespace = tool.get("name") if tool.get("type") == "namespace" else None
+        for member in members:
+            found.append(
+                {
+                    "name": out.toolset.chat_name(str(member.get("name")), namespace),
+                    "description": member.get("description") or "",
+                }
+            )
     content = json.dumps({"loaded_tools": found})
     out.add({"role": "tool", "tool_call_id": item.get("call_id") or item["id"], "content": content})
 

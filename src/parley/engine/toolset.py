@@ -32,6 +32,7 @@ class OfferedTool:
     chat_name: str
     chat_tool: dict[str, Any]
     """The definition the provider sees."""
+    execution: Literal["client", "server"] = "client"
 
 
 def _custom_description(tool: CustomTool) -> str:
@@ -97,7 +98,7 @@ class Toolset:
                     self._add(member, tool.name)
             elif isinstance(tool, FunctionTool | CustomTool):
                 self._add(tool, None)
-            elif isinstance(tool, ToolSearchTool) and tool.execution == "client":
+            elif isinstance(tool, ToolSearchTool):
                 self._offer_search(tool)
 
     def _add(self, tool: FunctionTool | CustomTool, namespace: str | None) -> None:
@@ -130,11 +131,12 @@ class Toolset:
     def _offer_search(self, tool: ToolSearchTool) -> None:
         function = {
             "name": "tool_search",
-            "description": tool.description or "Search for more tools.",
+            "description": tool.description or "Search for tools that are not loaded yet, by what they do.",
             "parameters": tool.parameters or _DEFAULT_SEARCH_PARAMETERS,
         }
+        chat_tool = {"type": "function", "function": function}
         self._offered["tool_search"] = OfferedTool(
-            "tool_search", "tool_search", None, "tool_search", {"type": "function", "function": function}
+            "tool_search", "tool_search", None, "tool_search", chat_tool, tool.execution
         )
 
     def load(self, tools: list[dict[str, Any]]) -> None:

@@ -18,9 +18,11 @@ from parley.engine.chat_request import chat_body
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
 from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import Turn
+from parley.engine.server_tools import is_client_call, is_server_call, run_server_call
 from parley.engine.usage import Usage
 from parley.errors import LimitReached, ParleyError, UpstreamStatus
 from parley.wire.events import Event
+from parley.wire.items import Item
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,42 @@ def response_error_code(exc: ParleyError) -> str:
     return "server_error"
 
 
+MAX_MODEL_CALLS = 64
+"""A runaway guard: no legitimate response needs more model calls than this."""
+
+
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
-    """Call the model; later, built-in tools will loop back here until no server-side call is left."""
+    """Model call, then the server-side tools it asked for, then the model again, until none is left."""
+    tool_calls = 0
+    for _ in range(MAX_MODEL_CALLS):
+        items: list[Item] = []
+        async for event in _model_call(turn, usage, items):
+            yield event
+        turn.context.extend(items)
+        server_calls = [item for item in items if is_server_call(item)]
+        for call in server_calls:
+            if turn.request.max_tool_calls is not None and tool_calls >= turn.request.max_tool_calls:
+                raise LimitReached("max_tool_calls")
+            tool_calls += 1
+            async for event in run_server_call(turn, call):
+                yield event
+        if not server_calls or any(is_client_call(item) for item in items):
+            return
+    raise ParleyError(
+        f"The model kept calling tools past {MAX_MODEL_CALLS} model calls.", code="server_error"
+    )
+
+
+async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncIterator[Event]:
+    """One streamed chat completion, assembled into output items (appended to ``items``)."""
     request = turn.request
+    max_tokens = request.max_output_tokens
+    if max_tokens is not None:
+        max_tokens -= usage.output_tokens
+        if max_tokens <= 0:
+            raise LimitReached("max_output_tokens")
     messages = to_chat_messages(request.instructions, turn.context, turn.toolset)
-    body = chat_body(request, turn.model, messages, turn.toolset, request.max_output_tokens)
+    body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
     assembler = Assembler(turn.toolset, turn.seal)
     try:
         async for chunk in turn.provider.stream_chat(body):
@@ -79,6 +112,7 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     for event in assembler.finish():
         yield event
     usage.add(assembler.usage)
+    items.extend(assembler.items)
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)

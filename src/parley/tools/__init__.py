@@ -1,0 +1,1 @@
+"""Tools Parley runs itself (server-side), one module each."""
