@@ -22,6 +22,7 @@ from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
 from parley.sealing import ReasoningSealer, load_or_create_key
+from parley.storage.chain_cache import ChainCache
 from parley.storage.sqlite import Database, SqliteResponseStore
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -60,8 +61,9 @@ async def health(request: Request) -> Response:
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
     database = Database(settings.database_path)
-    store = SqliteResponseStore(database)
-    store.fail_interrupted()
+    sqlite_store = SqliteResponseStore(database)
+    sqlite_store.fail_interrupted()
+    store = ChainCache(sqlite_store)
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
 

@@ -38,9 +38,13 @@ class OpenAICompatProvider:
         self._client = client
 
     async def stream_chat(self, body: Json) -> AsyncIterator[Json]:
+        done = False
         async for data in iter_sse_data(self.post_stream("chat/completions", {**body, "stream": True})):
-            if data == b"[DONE]":
-                return
+            # Read on past [DONE] to the end of the body: a connection closed with its body
+            # unread cannot go back to the pool, and every response would pay a new handshake.
+            if done or data == b"[DONE]":
+                done = True
+                continue
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:

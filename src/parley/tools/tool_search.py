@@ -10,8 +10,6 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import bm25s
-
 _WORD_BREAKS = re.compile(r"[_\-.:]+|(?<=[a-z])(?=[A-Z])")
 
 
@@ -31,6 +29,8 @@ def search_tools(
     """The candidates (namespace, tool) that match ``query``, best first; none when nothing matches."""
     if not candidates or not query.strip():
         return []
+    import bm25s  # numpy comes with it: loaded on first search, not at start-up
+
     corpus = [_document(tool, namespace) for namespace, tool in candidates]
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)

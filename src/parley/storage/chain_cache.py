@@ -1,0 +1,74 @@
+"""Recent ``previous_response_id`` chains kept in memory, in front of any ResponseStore.
+
+A conversation usually continues the response it just got. Keeping each
+stored response's full context (its history, input and output, as references
+to the same item objects) makes turn N as cheap as turn 1: no query and no JSON
+parsing. Misses fall through to the store's indexed chain query, so a cold
+cache or a restart only costs that one read.
+
+Stored responses never change once written, so entries only go stale through a
+delete; a delete clears the cache. That holds for one process (the embedded
+SQLite deployment); replicas sharing a database must not use this cache, since
+a delete on one would not reach the others' caches.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from parley.storage.base import Item, Order, Page, ResponseStore
+
+
+class ChainCache:
+    def __init__(self, inner: ResponseStore, capacity: int = 2048) -> None:
+        self._inner = inner
+        self._capacity = capacity
+        self._chains: OrderedDict[tuple[str, str], list[Item]] = OrderedDict()
+
+    def begin(self, response: dict[str, Any], owner: str) -> None:
+        self._inner.begin(response, owner)
+
+    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
+        await self._inner.save(response, input_items, owner)
+        previous = response["previous_response_id"]
+        base = [] if previous is None else self._chains.get((owner, previous))
+        if base is not None:
+            self._remember((owner, response["id"]), [*base, *input_items, *response["output"]])
+
+    def _remember(self, key: tuple[str, str], chain: list[Item]) -> None:
+        self._chains[key] = chain
+        self._chains.move_to_end(key)
+        while len(self._chains) > self._capacity:
+            self._chains.popitem(last=False)
+
+    async def history(self, response_id: str, owner: str) -> list[Item] | None:
+        cached = self._chains.get((owner, response_id))
+        if cached is not None:
+            self._chains.move_to_end((owner, response_id))
+            return list(cached)
+        found = await self._inner.history(response_id, owner)
+        if found is not None:
+            self._remember((owner, response_id), found)
+        return None if found is None else list(found)
+
+    async def get(self, response_id: str, owner: str) -> dict[str, Any] | None:
+        return await self._inner.get(response_id, owner)
+
+    async def input_items(
+        self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
+    ) -> Page | None:
+        return await self._inner.input_items(
+            response_id, owner, after=after, before=before, limit=limit, order=order
+        )
+
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        return await self._inner.list(owner, after=after, limit=limit, order=order)
+
+    async def delete(self, response_id: str, owner: str) -> bool:
+        self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
+        return await self._inner.delete(response_id, owner)
+
+    async def aclose(self) -> None:
+        self._chains.clear()
+        await self._inner.aclose()

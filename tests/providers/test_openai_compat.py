@@ -1,0 +1,57 @@
+"""The OpenAI-compatible provider: stream parsing, error translation, connection reuse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx2
+import pytest
+
+from parley.errors import UpstreamProtocolError, UpstreamStatus
+from parley.providers.openai_compat import OpenAICompatProvider
+
+
+class TrackedStream(httpx2.AsyncByteStream):
+    """A response body that records whether it was read to its end."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.read_to_end = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for line in self.body.splitlines(keepends=True):
+            yield line
+        self.read_to_end = True
+
+
+def provider_for(handler: httpx2.MockTransport) -> OpenAICompatProvider:
+    return OpenAICompatProvider("test", httpx2.AsyncClient(transport=handler, base_url="http://up.test/v1/"))
+
+
+async def test_stream_is_read_to_the_end_so_the_connection_can_be_reused() -> None:
+    stream = TrackedStream(b'data: {"choices": []}\n\ndata: [DONE]\n\n: trailing comment\n\n')
+    transport = httpx2.MockTransport(lambda r: httpx2.Response(200, stream=stream))
+    chunks = [c async for c in provider_for(transport).stream_chat({"model": "m"})]
+    assert chunks == [{"choices": []}]
+    assert stream.read_to_end
+
+
+async def test_error_status_keeps_the_upstream_message() -> None:
+    transport = httpx2.MockTransport(lambda r: httpx2.Response(429, json={"error": {"message": "slow down"}}))
+    with pytest.raises(UpstreamStatus) as info:
+        [c async for c in provider_for(transport).stream_chat({"model": "m"})]
+    assert info.value.status == 429
+    assert "slow down" in info.value.message
+
+
+async def test_error_event_inside_a_stream() -> None:
+    body = b'data: {"error": {"message": "model overloaded"}}\n\n'
+    transport = httpx2.MockTransport(lambda r: httpx2.Response(200, content=body))
+    with pytest.raises(UpstreamStatus, match="model overloaded"):
+        [c async for c in provider_for(transport).stream_chat({"model": "m"})]
+
+
+async def test_malformed_event_is_a_protocol_error() -> None:
+    transport = httpx2.MockTransport(lambda r: httpx2.Response(200, content=b"data: {nope\n\n"))
+    with pytest.raises(UpstreamProtocolError, match="malformed"):
+        [c async for c in provider_for(transport).stream_chat({"model": "m"})]
