@@ -18,6 +18,7 @@ from parley.api.errors import handle_http_exception, handle_parley_error, handle
 from parley.config import ProviderConfig, Settings
 from parley.engine import EngineDeps
 from parley.errors import ParleyError
+from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
@@ -30,9 +31,7 @@ TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
 
 def http_transport(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
     """A pooled transport sized for many concurrent streams to one provider."""
-    return httpx2.AsyncHTTPTransport(
-        limits=httpx2.Limits(max_connections=1024, max_keepalive_connections=256)
-    )
+    return AiohttpTransport(max_connections=1024)
 
 
 def build_provider(

@@ -60,7 +60,7 @@ async def test_owner_isolation_and_delete(store: SqliteResponseStore) -> None:
 
 async def test_begin_then_interrupted_is_failed_on_restart(tmp_path: Path) -> None:
     first = SqliteResponseStore(Database(tmp_path / "p.db"))
-    first.begin({**response("r0", None, []), "status": "in_progress"}, "alice")
+    first.record({**response("r0", None, []), "status": "in_progress"}, "alice")
     await first.aclose()
     second = SqliteResponseStore(Database(tmp_path / "p.db"))
     second.fail_interrupted()

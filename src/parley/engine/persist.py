@@ -1,9 +1,11 @@
 """Persistence as a consumer of the event stream, never inside the loop.
 
-A stored response is marked ``in_progress`` when it is created (queued, not
-awaited), then written whole, with this turn's input items, before the
-terminal event is passed on: a client that sees ``response.completed`` can
-continue the response at once. A stream abandoned midway is recorded as failed.
+A stored response is written once, whole, with this turn's input items, before
+the terminal event is passed on: a client that sees ``response.completed`` can
+continue the response at once, and a crash leaves no record rather than a
+half-written one. (One write, not an extra ``in_progress`` row as well: the
+measured cost of a second write was larger than any use of reading a response
+that is still streaming.) A stream abandoned midway is recorded as failed.
 """
 
 from __future__ import annotations
@@ -24,10 +26,7 @@ async def persist(events: AsyncIterator[Event], turn: Turn, store: ResponseStore
     finished = False
     try:
         async for event in events:
-            kind = event["type"]
-            if kind == "response.created":
-                store.begin(event["response"], turn.owner)
-            elif kind in TERMINAL_EVENTS:
+            if event["type"] in TERMINAL_EVENTS:
                 await store.save(event["response"], turn.input_items, turn.owner)
                 finished = True
             yield event
@@ -42,4 +41,4 @@ async def persist(events: AsyncIterator[Event], turn: Turn, store: ResponseStore
                     "message": "The client went away before the response finished.",
                 },
             }
-            store.begin(interrupted, turn.owner)
+            store.record(interrupted, turn.owner)

@@ -23,8 +23,8 @@ class Page:
 
 
 class ResponseStore(Protocol):
-    def begin(self, response: dict[str, Any], owner: str) -> None:
-        """Record that a response is in progress; queued, never awaited on the hot path."""
+    def record(self, response: dict[str, Any], owner: str) -> None:
+        """Queue a write of the response row alone, without waiting (safe where awaiting is not)."""
 
     async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
         """Write the finished response and this turn's input items in one transaction."""

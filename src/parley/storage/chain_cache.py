@@ -26,8 +26,8 @@ class ChainCache:
         self._capacity = capacity
         self._chains: OrderedDict[tuple[str, str], list[Item]] = OrderedDict()
 
-    def begin(self, response: dict[str, Any], owner: str) -> None:
-        self._inner.begin(response, owner)
+    def record(self, response: dict[str, Any], owner: str) -> None:
+        self._inner.record(response, owner)
 
     async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
         await self._inner.save(response, input_items, owner)

@@ -39,7 +39,7 @@ class SqliteResponseStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def begin(self, response: dict[str, Any], owner: str) -> None:
+    def record(self, response: dict[str, Any], owner: str) -> None:
         row = (
             response["id"],
             owner,

@@ -1,0 +1,94 @@
+"""An httpx2 transport that sends requests over aiohttp's connection pool.
+
+Provider code, the recorder and the tests keep speaking httpx2's
+Request/Response (one seam, as httpx's transport base intends), while the
+bytes travel through aiohttp, whose C HTTP parser and lighter read path cost
+far less per streamed chunk than httpcore's. Measured on 64 paced streams, the
+outbound side was over a quarter of Parley's CPU before this transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx2
+
+
+@contextmanager
+def _mapped_errors(request: httpx2.Request) -> Iterator[None]:
+    """aiohttp's failures as the httpx2 exceptions the provider already translates."""
+    try:
+        yield
+    except aiohttp.ServerTimeoutError as exc:
+        raise httpx2.ReadTimeout(str(exc) or "read timed out", request=request) from exc
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx2.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+    except TimeoutError as exc:
+        raise httpx2.ReadTimeout(str(exc) or "timed out", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx2.ConnectError(str(exc), request=request) from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise httpx2.RemoteProtocolError(str(exc), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx2.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
+
+
+class _Body(httpx2.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx2.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped_errors(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class AiohttpTransport(httpx2.AsyncBaseTransport):
+    def __init__(self, *, max_connections: int = 1024) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the running event loop, as aiohttp requires."""
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
+        return self._session
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        session = self._session or self._open()
+        timeouts = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
+        )
+        body = await request.aread()
+        with _mapped_errors(request):
+            response = await session.request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                timeout=timeout,
+                allow_redirects=False,
+                skip_auto_headers=("User-Agent", "Content-Type"),
+            )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        return httpx2.Response(
+            response.status,
+            headers=headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            await asyncio.sleep(0)  # let aiohttp close its sockets before the loop goes
