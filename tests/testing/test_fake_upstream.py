@@ -89,6 +89,49 @@ async def test_tool_call_chunks_have_openai_shape() -> None:
     }
 
 
+PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello parley\n*** End Patch\n"
+
+
+async def test_custom_tool_call_streams_and_answers_like_openai() -> None:
+    """``kind="custom"``: ``type: "custom"`` deltas with ``custom.input`` pieces, beside a function call."""
+    calls = [ToolCall("apply_patch", PATCH, kind="custom"), ToolCall("exec_command", '{"cmd": "ls"}')]
+    fake = FakeUpstream([Reply(tool_calls=calls), Reply(tool_calls=calls)])
+    chunks, _ = await stream_events(fake)
+    tc_deltas = [
+        c["choices"][0]["delta"]["tool_calls"][0] for c in chunks if "tool_calls" in c["choices"][0]["delta"]
+    ]
+    custom = [t for t in tc_deltas if t["index"] == 0]
+    assert custom[0] == {
+        "index": 0,
+        "id": "call_1",
+        "type": "custom",
+        "custom": {"name": "apply_patch", "input": ""},
+    }
+    assert all(set(p) == {"index", "custom"} and set(p["custom"]) == {"input"} for p in custom[1:])
+    assert len(custom) - 1 == 3
+    assert "".join(p["custom"]["input"] for p in custom) == PATCH
+    function = [t for t in tc_deltas if t["index"] == 1]
+    assert function[0]["type"] == "function"
+    assert "".join(p["function"]["arguments"] for p in function) == '{"cmd": "ls"}'
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+    async with client_for(fake) as client:
+        done = (await client.post("/chat/completions", json={"model": "m", "messages": MESSAGES})).json()
+    assert done["choices"][0]["message"]["tool_calls"] == [
+        {"id": "call_3", "type": "custom", "custom": {"name": "apply_patch", "input": PATCH}},
+        {
+            "id": "call_4",
+            "type": "function",
+            "function": {"name": "exec_command", "arguments": '{"cmd": "ls"}'},
+        },
+    ]
+    parsed = openai.types.chat.ChatCompletion.model_validate(done)
+    first = parsed.choices[0].message.tool_calls
+    assert first is not None
+    assert first[0].type == "custom"
+    assert first[0].custom.input == PATCH
+
+
 async def test_usage_chunk_only_with_include_usage() -> None:
     reply = Reply(text="a b c", prompt_tokens=7, cached_tokens=2, reasoning_tokens=1)
     fake = FakeUpstream([reply, reply])
