@@ -113,3 +113,24 @@ def test_missing_call_id_gets_a_generated_one() -> None:
         [delta(tool_calls=[{"index": 0, "function": {"name": "f", "arguments": "{}"}}]), finish("tool_calls")]
     )
     assert assembler.items[0]["call_id"].startswith("call_")
+
+
+def test_chat_logprobs_become_output_text_logprobs() -> None:
+    lp = [
+        {
+            "token": "Hi",
+            "logprob": -0.1,
+            "bytes": [72, 105],
+            "top_logprobs": [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105]}],
+        }
+    ]
+    chunk = {
+        "choices": [
+            {"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": lp}, "finish_reason": None}
+        ]
+    }
+    assembler, events = run([chunk, finish("stop")])
+    assert assembler.items[0]["content"][0]["logprobs"] == lp
+    delta_event = next(e for e in events if e["type"] == "response.output_text.delta")
+    assert delta_event["logprobs"] == lp
+    assert next(e for e in events if e["type"] == "response.output_text.done")["logprobs"] == lp

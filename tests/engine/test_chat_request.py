@@ -10,6 +10,7 @@ from parley.engine.chat_request import chat_body
 from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import _input_items
 from parley.engine.toolset import Toolset
+from parley.errors import InvalidRequest
 from parley.wire.request import parse_create_request
 
 WEATHER = {
@@ -186,3 +187,16 @@ def test_assistant_text_and_calls_fold_into_one_message() -> None:
         ],
     }
     assert messages[2] == {"role": "tool", "tool_call_id": "c1", "content": "sunny"}
+
+
+def test_logprobs_are_asked_for_when_included() -> None:
+    body = body_for(include=["message.output_text.logprobs"], top_logprobs=3)
+    assert body["logprobs"] is True
+    assert body["top_logprobs"] == 3
+    assert "logprobs" not in body_for()
+
+
+def test_unknown_include_value_is_rejected() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        body_for(include=["reasoning.encrypted_content", "bogus.field"])
+    assert info.value.param == "include[1]"

@@ -23,12 +23,22 @@ from parley.wire.events import Event
 from parley.wire.items import Item
 
 
-def _part(kind: str, text: str) -> dict[str, Any]:
+def _part(kind: str, text: str, logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     if kind == "output_text":
-        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs or []}
     if kind == "refusal":
         return {"type": "refusal", "refusal": text}
     return {"type": "reasoning_text", "text": text}
+
+
+@dataclass
+class _Part:
+    kind: str
+    pieces: list[str] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+    def wire(self) -> dict[str, Any]:
+        return _part(self.kind, "".join(self.pieces), self.logprobs)
 
 
 @dataclass
@@ -36,7 +46,7 @@ class _ContentItem:
     """An open message or reasoning item: its parts so far, the last one still growing."""
 
     skeleton: Item
-    parts: list[tuple[str, list[str]]] = field(default_factory=list)
+    parts: list[_Part] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -115,7 +125,8 @@ class Assembler:
             if reasoning:
                 self._text("reasoning", "reasoning_text", reasoning, out)
             if delta.get("content"):
-                self._text("message", "output_text", delta["content"], out)
+                logprobs = (choice.get("logprobs") or {}).get("content")
+                self._text("message", "output_text", delta["content"], out, logprobs)
             if delta.get("refusal"):
                 self._text("message", "refusal", delta["refusal"], out)
             for call in delta.get("tool_calls") or ():
@@ -135,18 +146,27 @@ class Assembler:
         self._close(out, status="incomplete")
         return out
 
-    def _text(self, item_type: str, kind: str, text: str, out: list[Event]) -> None:
+    def _text(
+        self,
+        item_type: str,
+        kind: str,
+        text: str,
+        out: list[Event],
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> None:
         current = self._open
         if not (isinstance(current, _ContentItem) and current.skeleton["type"] == item_type):
             self._close(out)
             current = self._open = _ContentItem(self._skeleton(item_type))
             out.append(events.output_item_added(dict(current.skeleton, content=[])))
-        if not current.parts or current.parts[-1][0] != kind:
+        if not current.parts or current.parts[-1].kind != kind:
             self._close_part(current, out)
-            current.parts.append((kind, []))
+            current.parts.append(_Part(kind))
             out.append(events.content_part_added(current.id, len(current.parts) - 1, _part(kind, "")))
-        current.parts[-1][1].append(text)
-        out.append(events.text_delta(kind, current.id, len(current.parts) - 1, text))
+        part = current.parts[-1]
+        part.pieces.append(text)
+        part.logprobs.extend(logprobs or ())
+        out.append(events.text_delta(kind, current.id, len(current.parts) - 1, text, logprobs))
 
     def _tool_call(self, call: dict[str, Any], out: list[Event]) -> None:
         index = int(call.get("index", 0))
@@ -191,11 +211,10 @@ class Assembler:
     def _close_part(self, current: _ContentItem, out: list[Event]) -> None:
         if not current.parts:
             return
-        kind, pieces = current.parts[-1]
-        text = "".join(pieces)
+        part = current.parts[-1]
         index = len(current.parts) - 1
-        out.append(events.text_done(kind, current.id, index, text))
-        out.append(events.content_part_done(current.id, index, _part(kind, text)))
+        out.append(events.text_done(part.kind, current.id, index, "".join(part.pieces), part.logprobs))
+        out.append(events.content_part_done(current.id, index, part.wire()))
 
     def _close(self, out: list[Event], status: str = "completed") -> None:
         current, self._open = self._open, None
@@ -206,7 +225,7 @@ class Assembler:
             item = self._close_call(current, status, out)
         else:
             self._close_part(current, out)
-            content = [_part(kind, "".join(pieces)) for kind, pieces in current.parts]
+            content = [part.wire() for part in current.parts]
             item = {**current.skeleton, "status": status, "content": content}
             if item["type"] == "reasoning" and self._seal is not None:
                 item["encrypted_content"] = self._seal("".join(part["text"] for part in content))

@@ -81,6 +81,10 @@ def chat_body(
         body["response_format"] = response_format
     if request.reasoning is not None and request.reasoning.effort is not None:
         body["reasoning_effort"] = request.reasoning.effort
+    if "message.output_text.logprobs" in request.include:
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
     for name in _PASSED_THROUGH:
         value = getattr(request, name)
         if value is not None:

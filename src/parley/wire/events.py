@@ -45,21 +45,25 @@ def content_part_done(item_id: str, content_index: int, part: dict[str, Any]) ->
     }
 
 
-def text_delta(kind: str, item_id: str, content_index: int, delta: str) -> Event:
+def text_delta(
+    kind: str, item_id: str, content_index: int, delta: str, logprobs: list[dict[str, Any]] | None = None
+) -> Event:
     """``response.output_text.delta``, ``response.refusal.delta`` or ``response.reasoning_text.delta``."""
     event: Event = {"type": f"response.{kind}.delta", "item_id": item_id, "content_index": content_index}
     event["delta"] = delta
     if kind == "output_text":
-        event["logprobs"] = []
+        event["logprobs"] = logprobs or []
     return event
 
 
-def text_done(kind: str, item_id: str, content_index: int, text: str) -> Event:
+def text_done(
+    kind: str, item_id: str, content_index: int, text: str, logprobs: list[dict[str, Any]] | None = None
+) -> Event:
     field = "refusal" if kind == "refusal" else "text"
     event: Event = {"type": f"response.{kind}.done", "item_id": item_id, "content_index": content_index}
     event[field] = text
     if kind == "output_text":
-        event["logprobs"] = []
+        event["logprobs"] = logprobs or []
     return event
 
 

@@ -83,7 +83,18 @@ class CreateResponseRequest(BaseModel):
     parallel_tool_calls: bool = True
     text: TextConfig = Field(default_factory=TextConfig)
     reasoning: ReasoningConfig | None = None
-    include: list[str] = Field(default_factory=list)
+    include: list[
+        Literal[
+            "reasoning.encrypted_content",
+            "message.output_text.logprobs",
+            "message.input_image.image_url",
+            "file_search_call.results",
+            "web_search_call.results",
+            "web_search_call.action.sources",
+            "computer_call_output.output.image_url",
+            "code_interpreter_call.outputs",
+        ]
+    ] = Field(default_factory=list)
     truncation: Literal["auto", "disabled"] = "disabled"
     user: str | None = None
     safety_identifier: str | None = Field(default=None, max_length=64)
