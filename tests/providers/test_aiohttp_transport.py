@@ -111,3 +111,23 @@ async def test_silent_server_is_a_read_timeout(client: httpx2.AsyncClient) -> No
             await client.get(url)
         finished.set()
         await asyncio.sleep(0.05)
+
+
+async def test_a_pooled_connection_the_server_closed_is_retried(client: httpx2.AsyncClient) -> None:
+    """The server drops a kept-alive connection as the next request arrives (its idle timeout raced it)."""
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.read(1)  # the next request on this connection: hang up without answering
+
+    server, url = await serve(handler)
+    async with server:
+        for _ in range(3):
+            response = await client.post(url, content=b'{"q": 1}')
+            assert response.json() == {}
+    assert connections == 3

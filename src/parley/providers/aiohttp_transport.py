@@ -69,15 +69,14 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         )
         body = await request.aread()
         with _mapped_errors(request):
-            response = await session.request(
-                request.method,
-                str(request.url),
-                headers=request.headers.multi_items(),
-                data=body or None,
-                timeout=timeout,
-                allow_redirects=False,
-                skip_auto_headers=("User-Agent", "Content-Type"),
-            )
+            try:
+                response = await self._send(session, request, body, timeout)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError):
+                    raise
+                # A pooled connection the server had already dropped (its keep-alive timeout ran out
+                # while the connection sat idle): no answer came, so send once more.
+                response = await self._send(session, request, body, timeout)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
         return httpx2.Response(
             response.status,
@@ -85,6 +84,20 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             stream=_Body(response, request),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    @staticmethod
+    async def _send(
+        session: aiohttp.ClientSession, request: httpx2.Request, body: bytes, timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        return await session.request(
+            request.method,
+            str(request.url),
+            headers=request.headers.multi_items(),
+            data=body or None,
+            timeout=timeout,
+            allow_redirects=False,
+            skip_auto_headers=("User-Agent", "Content-Type"),
         )
 
     async def aclose(self) -> None:
