@@ -17,7 +17,7 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 
-from parley.app import create_app
+from parley.app import create_app, shutdown
 from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import FakeUpstream, Reply
 
@@ -55,6 +55,10 @@ class Harness:
     client: httpx2.AsyncClient
     fake: FakeUpstream
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await shutdown(self.app)
+
     async def create(self, **body: Any) -> httpx2.Response:
         body.setdefault("model", "fake-model")
         return await self.client.post("/v1/responses", json=body)
@@ -89,11 +93,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Harness
 
     yield factory
     for harness in made:
-        await harness.client.aclose()
-        deps = harness.app.state.deps
-        for provider in deps.router.providers:
-            await provider.aclose()
-        await deps.responses.aclose()
+        await harness.aclose()
 
 
 @pytest.fixture

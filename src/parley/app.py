@@ -57,6 +57,14 @@ async def health(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+async def shutdown(app: Starlette) -> None:
+    """Close what ``create_app`` opened: provider connection pools, then the database."""
+    deps: EngineDeps = app.state.deps
+    for provider in deps.router.providers:
+        await provider.aclose()
+    await deps.responses.aclose()
+
+
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
     database = Database(settings.database_path)
@@ -71,9 +79,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         try:
             yield
         finally:
-            for provider in providers:
-                await provider.aclose()
-            await store.aclose()
+            await shutdown(app)
 
     app = Starlette(
         routes=[Route("/health", health), *responses.routes, *passthrough.routes],

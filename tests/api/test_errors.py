@@ -580,11 +580,7 @@ async def failing_harness(
 
     yield factory
     for harness in made:
-        await harness.client.aclose()
-        deps = harness.app.state.deps
-        for provider in deps.router.providers:
-            await provider.aclose()
-        await deps.responses.aclose()
+        await harness.aclose()
 
 
 def upstream_500() -> Reply:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from parley.app import create_app, http_transport
+from parley.app import create_app, http_transport, shutdown
 from parley.config import ProviderConfig, Settings
 from tests.recordings.make_from_seeds import WEATHER_TOOL
 from tests.support.seeds import seed_chunks
@@ -42,9 +42,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
         transport=httpx2.ASGITransport(app=app), base_url="http://parley.test"
     ) as c:
         yield c
-    for provider in app.state.deps.router.providers:
-        await provider.aclose()
-    await app.state.deps.responses.aclose()
+    await shutdown(app)
 
 
 async def test_text_answer_and_usage_from_recording(client: httpx2.AsyncClient) -> None:

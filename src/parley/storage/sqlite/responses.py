@@ -40,30 +40,11 @@ class SqliteResponseStore:
         self._db = db
 
     def record(self, response: dict[str, Any], owner: str) -> None:
-        row = (
-            response["id"],
-            owner,
-            response["previous_response_id"],
-            response["created_at"],
-            response["status"],
-            orjson.dumps(response),
-        )
-        self._db.submit(
-            lambda conn: conn.execute(
-                _UPSERT_RESPONSE,
-                row,
-            )
-        )
+        row = _response_row(response, owner)
+        self._db.submit(lambda conn: conn.execute(_UPSERT_RESPONSE, row))
 
     async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
-        row = (
-            response["id"],
-            owner,
-            response["previous_response_id"],
-            response["created_at"],
-            response["status"],
-            orjson.dumps(response),
-        )
+        row = _response_row(response, owner)
         items = [
             (response["id"], pos, "input", item["id"], orjson.dumps(item))
             for pos, item in enumerate(input_items)
@@ -174,6 +155,17 @@ class SqliteResponseStore:
 
     async def aclose(self) -> None:
         await self._db.aclose()
+
+
+def _response_row(response: dict[str, Any], owner: str) -> tuple[Any, ...]:
+    return (
+        response["id"],
+        owner,
+        response["previous_response_id"],
+        response["created_at"],
+        response["status"],
+        orjson.dumps(response),
+    )
 
 
 def _loads(data: bytes | str) -> dict[str, Any]:
