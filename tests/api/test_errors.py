@@ -510,7 +510,8 @@ async def test_bad_list_query(
     ],
 )
 async def test_unknown_route(harness: Harness, method: str, path: str) -> None:
-    assert_error(await harness.client.request(method, path, json={}), 404, param=None)
+    error = assert_error(await harness.client.request(method, path, json={}), 404, param=None)
+    assert error["message"] == f"Invalid URL ({method} {path})"
 
 
 WRONG_METHODS = [

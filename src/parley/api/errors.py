@@ -83,6 +83,8 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     detail: Any = exc.detail
+    if exc.status_code in (404, 405):  # OpenAI's wording, which names what was asked for
+        detail = f"Invalid URL ({request.method} {request.url.path})"
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["allow"] = _allowed_methods(request)
