@@ -7,11 +7,14 @@ the OpenAI style (``input[2].call_id``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import sys
+from types import ModuleType
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from parley.errors import InvalidRequest
+from parley.wire import items, tools
 from parley.wire.items import InputItem
 from parley.wire.tools import (
     UNSUPPORTED_TOOL_TYPES,
@@ -195,42 +198,21 @@ def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
     )
 
 
+def _type_tags(*modules: ModuleType) -> frozenset[str]:
+    """Every ``type`` value of the wire models: the tags of their discriminated unions."""
+    tags = {"assistant_message"}  # the item discriminator's own tag for assistant messages
+    for module in modules:
+        for model in vars(module).values():
+            if isinstance(model, type) and issubclass(model, BaseModel) and "type" in model.model_fields:
+                tags.update(
+                    arg for arg in get_args(model.model_fields["type"].annotation) if isinstance(arg, str)
+                )
+    return frozenset(tags)
+
+
 # Tags pydantic inserts into a location after a list index (or a union field) to say which
 # union member it tried; they are not part of the parameter's name.
-_UNION_TAGS = frozenset(
-    {
-        "message",
-        "assistant_message",
-        "function_call",
-        "function_call_output",
-        "reasoning",
-        "item_reference",
-        "input_text",
-        "input_image",
-        "input_file",
-        "output_text",
-        "refusal",
-        "summary_text",
-        "reasoning_text",
-        "function",
-        "json_schema",
-        "json_object",
-        "text",
-        "allowed_tools",
-        "custom",
-        "namespace",
-        "tool_search",
-        "web_search",
-        "web_search_preview",
-        "web_search_2025_08_26",
-        "web_search_preview_2025_03_11",
-        "grammar",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "tool_search_call",
-        "tool_search_output",
-    }
-)
+_UNION_TAGS = _type_tags(items, tools, sys.modules[__name__])
 _UNION_FIELDS = frozenset({"format", "tool_choice", "input", "content", "output", "tools"})
 
 
