@@ -18,7 +18,7 @@ import httpx2
 import pytest
 from openai.types.responses import Response, ResponseError
 
-from parley.app import create_app
+from parley.app import create_app, shutdown
 from parley.config import ProviderConfig
 from parley.testing.fake_upstream import FakeUpstream, Reply, ToolCall
 from tests.api.test_responses_basic import EVENTS, parse_sse
@@ -705,3 +705,20 @@ async def test_broken_stream_keeps_the_partial_text_it_streamed(harness_factory:
     assert message["content"][0]["text"] == "one two "
     stored = (await h.client.get(f"/v1/responses/{failed['id']}")).json()
     assert stored["output"] == failed["output"]
+
+
+async def test_a_chunk_of_the_wrong_shape_is_an_upstream_protocol_error(tmp_path: Path) -> None:
+    body = b'data: {"choices": [{"delta": "not an object"}]}\n\ndata: [DONE]\n\n'
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body))
+    app = create_app(make_settings(tmp_path), transport_factory=lambda cfg: transport)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://parley.test"
+    ) as c:
+        r = await c.post("/v1/responses", json={"model": "m", "input": "hi", "stream": True})
+        failed = parse_sse(r.content)[-1]
+        assert failed["type"] == "response.failed"
+        assert failed["response"]["error"]["code"] == "server_error"
+        assert "not a chat.completion.chunk" in failed["response"]["error"]["message"]
+        r = await c.post("/v1/responses", json={"model": "m", "input": "hi"})
+        assert_error(r, 502, type_="upstream_error", code="upstream_protocol_error")
+    await shutdown(app)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from parley.engine.assemble import Assembler
 from parley.engine.chat_request import chat_body
@@ -20,7 +21,7 @@ from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.server_tools import is_client_call, is_server_call, run_server_call
 from parley.engine.usage import Usage
-from parley.errors import LimitReached, ParleyError, UpstreamStatus
+from parley.errors import LimitReached, ParleyError, UpstreamProtocolError, UpstreamStatus
 from parley.wire.events import Event
 from parley.wire.items import Item
 
@@ -103,7 +104,7 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
     assembler = Assembler(turn.toolset, turn.seal)
     try:
         async for chunk in turn.provider.stream_chat(body):
-            for event in assembler.feed(chunk):
+            for event in _feed(assembler, chunk, turn.provider.name):
                 yield event
     except ParleyError:
         for event in assembler.abort():
@@ -116,6 +117,16 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)
+
+
+def _feed(assembler: Assembler, chunk: dict[str, Any], provider: str) -> list[Event]:
+    """A chunk whose shape the assembler cannot read is the provider's protocol error, not a crash."""
+    try:
+        return assembler.feed(chunk)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise UpstreamProtocolError(
+            f"Provider '{provider}' sent a chunk that is not a chat.completion.chunk ({exc}): {chunk!r:.500}"
+        ) from exc
 
 
 async def drain(events: AsyncIterator[Event]) -> dict[str, object]:
