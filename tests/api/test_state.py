@@ -21,15 +21,12 @@ async def test_fifty_turn_chain_sends_full_ordered_history(harness_factory: Call
         r = await h.create(input=f"turn {turn}", previous_response_id=previous, instructions="Be brief.")
         assert r.status_code == 200, r.text
         previous = r.json()["id"]
-    last = h.fake.requests[-1]["messages"]
     expected = [{"role": "system", "content": "Be brief."}]
-    for turn in range(49):
-        expected += [
-            {"role": "user", "content": f"turn {turn}"},
-            {"role": "assistant", "content": f"reply to turn {turn}"},
-        ]
-    expected.append({"role": "user", "content": "turn 49"})
-    assert last == expected
+    for turn, request in enumerate(h.fake.requests):
+        expected.append({"role": "user", "content": f"turn {turn}"})
+        assert request["messages"] == expected, f"turn {turn}"
+        expected.append({"role": "assistant", "content": f"reply to turn {turn}"})
+    assert len(h.fake.requests) == 50
 
 
 async def test_instructions_are_not_inherited(harness_factory: Callable[..., Harness]) -> None:
