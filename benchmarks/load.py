@@ -200,13 +200,19 @@ def progress(name: str, level: int, parley: Json, upstream: Json) -> None:
     print(f"{name} c={level}\n  upstream {line(upstream)}\n  parley   {line(parley)}", file=sys.stderr)
 
 
+CHAIN_WINDOW = 5
+"""Turns at each end of a chain that stand for "turn 1" and "the last turn": one turn per chain is too
+few samples to compare a millisecond with a millisecond."""
+
+
 def chain_stats(run: Run, turns_per_chain: int) -> Json:
-    """Per-turn latency over every turn of every chain, plus the median turn 1 and last turn."""
+    """Per-turn latency over every turn of every chain, plus the median of the first and last turns."""
     turns = [t.turns_ms for t in run.timings]
     out = summarize(run, [ms for chain in turns for ms in chain], turns_per_chain)
+    window = max(1, min(CHAIN_WINDOW, turns_per_chain // 4))
     out["chains"] = len(turns)
-    out["turn1_ms"] = percentile([chain[0] for chain in turns], 50)
-    out["turn_last_ms"] = percentile([chain[-1] for chain in turns], 50)
+    out["turn1_ms"] = percentile([ms for chain in turns for ms in chain[:window]], 50)
+    out["turn_last_ms"] = percentile([ms for chain in turns for ms in chain[-window:]], 50)
     first, last = out["turn1_ms"], out["turn_last_ms"]
     out["turn_last_over_turn1"] = round(last / first, 3) if first and last is not None else None
     return out
