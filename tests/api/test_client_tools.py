@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolCall, ResponseToolSearchCall
 
+from parley.config import ProviderConfig
 from parley.sealing import PREFIX
 from parley.testing.fake_upstream import Reply, ToolCall
 from tests.api.test_responses_basic import EVENTS, parse_sse
@@ -304,3 +305,50 @@ async def test_usage_is_summed_over_model_calls_and_max_tool_calls_stops(
         "tool_search_output",
         "tool_search_call",
     ]
+
+
+async def test_custom_tool_sent_natively(harness_factory: Callable[..., Harness]) -> None:
+    native = {"providers": (ProviderConfig("default", "http://upstream.test/v1", native_custom_tools=True),)}
+    h = harness_factory(
+        [Reply(tool_calls=[ToolCall("apply_patch", PATCH, "c1", kind="custom")]), Reply(text="ok")], **native
+    )
+    events = await stream(
+        h,
+        input="create hello.txt",
+        tools=[APPLY_PATCH, EXEC],
+        tool_choice={"type": "custom", "name": "apply_patch"},
+    )
+    sent = h.fake.requests[0]
+    assert sent["tools"][0] == {
+        "type": "custom",
+        "custom": {
+            "name": "apply_patch",
+            "description": "Edit files.",
+            "format": {"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: /.+/s"}},
+        },
+    }
+    assert sent["tool_choice"] == {"type": "custom", "custom": {"name": "apply_patch"}}
+    deltas = [e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta"]
+    assert len(deltas) > 1
+    assert "".join(deltas) == PATCH
+    call = events[-1]["response"]["output"][0]
+    assert call["input"] == PATCH
+    await h.create(
+        previous_response_id=events[-1]["response"]["id"],
+        tools=[APPLY_PATCH, EXEC],
+        input=[{"type": "custom_tool_call_output", "call_id": "c1", "output": "Done."}],
+    )
+    assert h.fake.requests[1]["messages"][1]["tool_calls"] == [
+        {"id": "c1", "type": "custom", "custom": {"name": "apply_patch", "input": PATCH}}
+    ]
+
+
+async def test_text_format_custom_tool_and_unknown_outputs(harness_factory: Callable[..., Harness]) -> None:
+    free = {"type": "custom", "name": "note", "description": "Write a note.", "format": {"type": "text"}}
+    h = harness_factory([Reply(text="ok")])
+    r = await h.create(input="hi", tools=[free])
+    assert r.status_code == 200, r.text
+    assert "free-form" in offered(h)["note"]["function"]["description"]
+    orphan = await h.create(input=[{"type": "custom_tool_call_output", "call_id": "nope", "output": "x"}])
+    assert orphan.status_code == 400
+    assert orphan.json()["error"]["param"] == "input[0].call_id"

@@ -55,3 +55,35 @@ async def test_malformed_event_is_a_protocol_error() -> None:
     transport = httpx2.MockTransport(lambda r: httpx2.Response(200, content=b"data: {nope\n\n"))
     with pytest.raises(UpstreamProtocolError, match="malformed"):
         [c async for c in provider_for(transport).stream_chat({"model": "m"})]
+
+
+async def test_a_server_that_ignores_stream_is_read_as_chunks() -> None:
+    completion = {
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": "Checking.",
+                    "reasoning_content": "Need weather.",
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+    }
+    transport = httpx2.MockTransport(lambda r: httpx2.Response(200, json=completion))
+    chunks = [c async for c in provider_for(transport).stream_chat({"model": "m"})]
+    assert chunks[0]["choices"][0]["delta"] == {
+        "content": "Checking.",
+        "reasoning_content": "Need weather.",
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}, "index": 0}
+        ],
+    }
+    assert chunks[0]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[1] == {"choices": [], "usage": completion["usage"]}

@@ -8,7 +8,7 @@ client per request) and translates every httpx2 failure into Parley's
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx2
@@ -37,29 +37,9 @@ class OpenAICompatProvider:
         self.native_custom_tools = native_custom_tools
         self._client = client
 
-    async def stream_chat(self, body: Json) -> AsyncIterator[Json]:
-        done = False
-        async for data in iter_sse_data(self.post_stream("chat/completions", {**body, "stream": True})):
-            # Read on past [DONE] to the end of the body: a connection closed with its body
-            # unread cannot go back to the pool, and every response would pay a new handshake.
-            if done or data == b"[DONE]":
-                done = True
-                continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamProtocolError(
-                    f"Provider '{self.name}' sent a malformed stream event: {data[:500]!r}"
-                ) from None
-            if not isinstance(chunk, dict):
-                raise UpstreamProtocolError(
-                    f"Provider '{self.name}' sent a non-object stream event: {data[:500]!r}"
-                )
-            if "error" in chunk and "choices" not in chunk:
-                raise UpstreamStatus(200, orjson.dumps(chunk["error"]).decode())
-            yield chunk
-
-    async def post_stream(self, path: str, body: Json) -> AsyncIterator[bytes]:
+    @asynccontextmanager
+    async def _streamed(self, path: str, body: Json) -> AsyncIterator[httpx2.Response]:
+        """The upstream answer, headers read and status checked; the body is left to stream."""
         request = self._client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON_HEADERS)
         with upstream_errors(self.name):
             response = await self._client.send(request, stream=True)
@@ -69,10 +49,45 @@ class OpenAICompatProvider:
                     raise UpstreamStatus(
                         response.status_code, (await response.aread()).decode(errors="replace")
                     )
-                async for chunk in response.aiter_bytes():
-                    yield chunk
+                yield response
         finally:
             await response.aclose()
+
+    async def stream_chat(self, body: Json) -> AsyncIterator[Json]:
+        async with self._streamed("chat/completions", {**body, "stream": True}) as response:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                # A server that ignored ``stream``: its one completion, as the chunks it would have sent.
+                for chunk in completion_as_chunks(self._json(await response.aread())):
+                    yield chunk
+                return
+            done = False
+            async for data in iter_sse_data(response.aiter_bytes()):
+                # Read on past [DONE] to the end of the body: a connection closed with its body
+                # unread cannot go back to the pool, and every response would pay a new handshake.
+                if done or data == b"[DONE]":
+                    done = True
+                    continue
+                yield self._chunk(data)
+
+    def _chunk(self, data: bytes) -> Json:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"Provider '{self.name}' sent a malformed stream event: {data[:500]!r}"
+            ) from None
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(
+                f"Provider '{self.name}' sent a non-object stream event: {data[:500]!r}"
+            )
+        if "error" in chunk and "choices" not in chunk:
+            raise UpstreamStatus(200, orjson.dumps(chunk["error"]).decode())
+        return chunk
+
+    async def post_stream(self, path: str, body: Json) -> AsyncIterator[bytes]:
+        async with self._streamed(path, body) as response:
+            async for chunk in response.aiter_bytes():
+                yield chunk
 
     async def post_json(self, path: str, body: Json) -> Json:
         with upstream_errors(self.name):
@@ -84,14 +99,15 @@ class OpenAICompatProvider:
             response = await self._client.get(path)
         return self._json(response)
 
-    def _json(self, response: httpx2.Response) -> Json:
-        if response.status_code >= 400:
+    def _json(self, response: httpx2.Response | bytes) -> Json:
+        if isinstance(response, httpx2.Response) and response.status_code >= 400:
             raise UpstreamStatus(response.status_code, response.text)
+        content = response.content if isinstance(response, httpx2.Response) else response
         try:
-            value: Any = orjson.loads(response.content)
+            value: Any = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(
-                f"Provider '{self.name}' answered with invalid JSON: {response.content[:500]!r}"
+                f"Provider '{self.name}' answered with invalid JSON: {content[:500]!r}"
             ) from None
         if not isinstance(value, dict):
             raise UpstreamProtocolError(f"Provider '{self.name}' answered with a non-object: {value!r:.500}")
@@ -99,3 +115,29 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def completion_as_chunks(completion: Json) -> list[Json]:
+    """A non-streamed ``chat.completion`` as the ``chat.completion.chunk`` objects that stream it."""
+    chunks: list[Json] = []
+    for choice in completion.get("choices") or ():
+        message = choice.get("message") or {}
+        delta = {k: message[k] for k in ("content", "reasoning_content", "refusal") if message.get(k)}
+        calls = message.get("tool_calls") or []
+        if calls:
+            delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(calls)]
+        chunks.append(
+            {
+                "choices": [
+                    {
+                        "index": choice.get("index", 0),
+                        "delta": delta,
+                        "logprobs": choice.get("logprobs"),
+                        "finish_reason": choice.get("finish_reason"),
+                    }
+                ]
+            }
+        )
+    if completion.get("usage"):
+        chunks.append({"choices": [], "usage": completion["usage"]})
+    return chunks
