@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from parley.errors import NotFound, ServiceUnavailable
+from parley.providers.base import Capabilities
 from parley.providers.router import Router
 
 
@@ -16,6 +17,7 @@ class Named:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.capabilities = Capabilities()
 
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         raise NotImplementedError

@@ -19,6 +19,7 @@ from parley.config import ProviderConfig, Settings
 from parley.engine import EngineDeps
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
+from parley.providers.base import Capabilities
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
@@ -50,7 +51,8 @@ def build_provider(
         timeout=httpx2.Timeout(config.timeout, connect=10.0),
         transport=transport,
     )
-    return OpenAICompatProvider(config.name, client, native_custom_tools=config.native_custom_tools)
+    capabilities = Capabilities(config.native_custom_tools, config.reasoning_in_history)
+    return OpenAICompatProvider(config.name, client, capabilities)
 
 
 async def health(request: Request) -> Response:

@@ -34,6 +34,8 @@ class ProviderConfig:
     """Glob patterns (``gpt-*``); empty means: every model no other provider claims."""
     timeout: float = 600.0
     native_custom_tools: bool = False
+    reasoning_in_history: bool = True
+    """Send earlier turns' reasoning back as ``reasoning_content`` (DeepSeek's API refuses it: set false)."""
     """Send custom (freeform) tools as chat ``custom`` tools; otherwise as one-string-parameter functions."""
 
 
@@ -168,6 +170,7 @@ def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderCon
         models=tuple(models),
         timeout=float(entry.get("timeout", 600.0)),
         native_custom_tools=bool(entry.get("native_custom_tools", False)),
+        reasoning_in_history=bool(entry.get("reasoning_in_history", True)),
     )
 
 

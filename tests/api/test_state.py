@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from parley.config import ProviderConfig
 from parley.testing.fake_upstream import Reply, ToolCall
 from tests.conftest import Harness
 
@@ -133,3 +134,15 @@ async def test_list_and_delete(harness: Harness) -> None:
     assert (await harness.client.delete(f"/v1/responses/{ids[0]}")).status_code == 404
     remaining = (await harness.client.get("/v1/responses", params={"order": "asc"})).json()["data"]
     assert [r["id"] for r in remaining] == sorted(ids[1:], key=ids.index)
+
+
+async def test_reasoning_can_be_kept_from_providers_that_refuse_it(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    no_reasoning = ProviderConfig("default", "http://upstream.test/v1", reasoning_in_history=False)
+    h = harness_factory(
+        [Reply(reasoning="Rings: Saturn.", text="Saturn."), Reply(text="Titan.")], providers=(no_reasoning,)
+    )
+    first = (await h.create(input="Ringed planet?")).json()
+    await h.create(input="Its moon?", previous_response_id=first["id"])
+    assert h.fake.requests[1]["messages"][1] == {"role": "assistant", "content": "Saturn."}

@@ -19,8 +19,9 @@ Message = dict[str, Any]
 
 
 class MessageBuilder:
-    def __init__(self, toolset: Toolset) -> None:
+    def __init__(self, toolset: Toolset, with_reasoning: bool = True) -> None:
         self.toolset = toolset
+        self.with_reasoning = with_reasoning
         self.messages: list[Message] = []
         self._assistant: Message | None = None
 
@@ -127,7 +128,7 @@ def _tool_search_output(item: Item, out: MessageBuilder) -> None:
 
 def _reasoning(item: Item, out: MessageBuilder) -> None:
     text = "".join(part.get("text", "") for part in item.get("content") or ())
-    if text:
+    if text and out.with_reasoning:
         message = out.assistant()
         message["reasoning_content"] = message.get("reasoning_content", "") + text
 
@@ -144,8 +145,10 @@ CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
 }
 
 
-def to_chat_messages(instructions: str | None, items: list[Item], toolset: Toolset) -> list[Message]:
-    builder = MessageBuilder(toolset)
+def to_chat_messages(
+    instructions: str | None, items: list[Item], toolset: Toolset, *, with_reasoning: bool = True
+) -> list[Message]:
+    builder = MessageBuilder(toolset, with_reasoning)
     if instructions:
         builder.add({"role": "system", "content": instructions})
     for item in items:

@@ -77,7 +77,7 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
         )
     context = history + [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
     _check_call_outputs(context, len(history))
-    toolset = Toolset(request.tools, native_custom=provider.native_custom_tools)
+    toolset = Toolset(request.tools, native_custom=provider.capabilities.native_custom_tools)
     for item in context:
         if item["type"] == "tool_search_output":
             toolset.load(item["tools"])

@@ -99,7 +99,12 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
         max_tokens -= usage.output_tokens
         if max_tokens <= 0:
             raise LimitReached("max_output_tokens")
-    messages = to_chat_messages(request.instructions, turn.context, turn.toolset)
+    messages = to_chat_messages(
+        request.instructions,
+        turn.context,
+        turn.toolset,
+        with_reasoning=turn.provider.capabilities.reasoning_in_history,
+    )
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
     assembler = Assembler(turn.toolset, turn.seal)
     try:

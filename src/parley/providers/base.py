@@ -8,15 +8,25 @@ provider's business. A ``ModelRouter`` picks the provider for a model name.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Json = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider accepts beyond plain chat completions (set per provider in the config file)."""
+
+    native_custom_tools: bool = False
+    """Custom (freeform) tools as chat ``custom`` tools, rather than functions with one string parameter."""
+    reasoning_in_history: bool = True
+    """Earlier turns' reasoning sent back as ``reasoning_content``; some APIs (DeepSeek's) refuse it."""
+
+
 class ChatProvider(Protocol):
     name: str
-    native_custom_tools: bool
-    """Whether the provider takes custom (freeform) tools natively, or as single-string functions."""
+    capabilities: Capabilities
 
     def stream_chat(self, body: Json) -> AsyncIterator[Json]:
         """Stream a chat completion: ``body`` is sent as is (``stream`` forced on); yields chunk objects."""

@@ -15,7 +15,7 @@ import httpx2
 import orjson
 
 from parley.errors import UpstreamError, UpstreamProtocolError, UpstreamStatus, UpstreamTimeout
-from parley.providers.base import Json
+from parley.providers.base import Capabilities, Json
 from parley.providers.sse import iter_sse_data
 
 _JSON_HEADERS = {"content-type": "application/json"}
@@ -32,9 +32,11 @@ def upstream_errors(name: str) -> Iterator[None]:
 
 
 class OpenAICompatProvider:
-    def __init__(self, name: str, client: httpx2.AsyncClient, *, native_custom_tools: bool = False) -> None:
+    def __init__(
+        self, name: str, client: httpx2.AsyncClient, capabilities: Capabilities | None = None
+    ) -> None:
         self.name = name
-        self.native_custom_tools = native_custom_tools
+        self.capabilities = capabilities or Capabilities()
         self._client = client
 
     @asynccontextmanager
