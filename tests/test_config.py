@@ -67,3 +67,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     for setting in SETTINGS:
         assert setting.env in readme, f"{setting.env} is not documented in README.md"
+
+
+def test_every_provider_key_is_documented_in_the_readme() -> None:
+    readme = README.read_text()
+    for name in ProviderConfig.__dataclass_fields__:
+        assert f"`{name}`" in readme, f"provider key {name} is not documented in README.md"
