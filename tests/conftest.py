@@ -65,6 +65,7 @@ class Harness:
 
 
 Script = Sequence[Reply] | Callable[[dict[str, Any]], Reply] | None
+Wrap = Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -80,12 +81,12 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def factory(script: Script = None, **settings: Any) -> Harness:
+    def factory(script: Script = None, *, wrap: Wrap | None = None, **settings: Any) -> Harness:
+        """``wrap`` puts a transport of the test's own between Parley and the fake upstream."""
         fake = FakeUpstream(script)
-        app = create_app(
-            make_settings(tmp_path, **settings),
-            transport_factory=lambda cfg: httpx2.ASGITransport(app=fake.app),
-        )
+        upstream: httpx2.AsyncBaseTransport = httpx2.ASGITransport(app=fake.app)
+        transport = wrap(upstream) if wrap else upstream
+        app = create_app(make_settings(tmp_path, **settings), transport_factory=lambda cfg: transport)
         client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://parley.test")
         harness = Harness(app, client, fake)
         made.append(harness)

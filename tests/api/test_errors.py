@@ -9,7 +9,7 @@ leaves a ``failed`` response in the store. Nothing a client sends may produce a 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast, get_args
 from unittest.mock import ANY
@@ -20,7 +20,7 @@ from openai.types.responses import Response, ResponseError
 
 from parley.app import create_app, shutdown
 from parley.config import ProviderConfig
-from parley.testing.fake_upstream import FakeUpstream, Reply, ToolCall
+from parley.testing.fake_upstream import Reply, ToolCall
 from tests.api.test_responses_basic import EVENTS, parse_sse
 from tests.conftest import Harness, make_settings
 
@@ -547,41 +547,34 @@ Failure = Callable[[], Reply | Exception]
 
 
 @pytest.fixture
-async def failing_harness(
-    tmp_path: Path, harness_factory: Callable[..., Harness]
-) -> AsyncIterator[Callable[[Failure], Harness]]:
+def failing_harness(harness_factory: Callable[..., Harness]) -> Callable[[Failure], Harness]:
     """A harness whose first upstream call fails as ``failure`` says; later calls answer 'Back to normal.'.
 
     A Reply is scripted on the fake upstream; an exception is raised by the transport itself, as a
     timeout or a refused connection would be.
     """
-    made: list[Harness] = []
 
     def factory(failure: Failure) -> Harness:
         first = failure()
         recovered = Reply(text="Back to normal.")
         if isinstance(first, Reply):
             return harness_factory([first, recovered])
-        fake = FakeUpstream([recovered])
-        inner = httpx2.ASGITransport(app=fake.app)
-        calls = 0
 
-        async def handler(request: httpx2.Request) -> httpx2.Response:
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                raise first
-            return await inner.handle_async_request(request)
+        def failing_once(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+            calls = 0
 
-        app = create_app(make_settings(tmp_path), transport_factory=lambda cfg: httpx2.MockTransport(handler))
-        client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://parley.test")
-        harness = Harness(app, client, fake)
-        made.append(harness)
-        return harness
+            async def handler(request: httpx2.Request) -> httpx2.Response:
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    raise first
+                return await inner.handle_async_request(request)
 
-    yield factory
-    for harness in made:
-        await harness.aclose()
+            return httpx2.MockTransport(handler)
+
+        return harness_factory([recovered], wrap=failing_once)
+
+    return factory
 
 
 def upstream_500() -> Reply:
