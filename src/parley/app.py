@@ -20,6 +20,7 @@ from parley.engine import EngineDeps
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.base import Capabilities
+from parley.providers.endpoint import Endpoint
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
@@ -45,14 +46,9 @@ def build_provider(
             inner, settings.recording_mode, RecordingStore(settings.recordings_dir)
         )
     headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    client = httpx2.AsyncClient(
-        base_url=config.url.rstrip("/") + "/",
-        headers=headers,
-        timeout=httpx2.Timeout(config.timeout, connect=10.0),
-        transport=transport,
-    )
+    endpoint = Endpoint(config.url, transport, headers=headers, timeout=config.timeout)
     capabilities = Capabilities(config.native_custom_tools, config.reasoning_in_history)
-    return OpenAICompatProvider(config.name, client, capabilities)
+    return OpenAICompatProvider(config.name, endpoint, capabilities)
 
 
 async def health(request: Request) -> Response:

@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from parley.errors import UpstreamProtocolError, UpstreamStatus
+from parley.providers.endpoint import Endpoint
 from parley.providers.openai_compat import OpenAICompatProvider
 
 
@@ -25,7 +26,7 @@ class TrackedStream(httpx2.AsyncByteStream):
 
 
 def provider_for(handler: httpx2.MockTransport) -> OpenAICompatProvider:
-    return OpenAICompatProvider("test", httpx2.AsyncClient(transport=handler, base_url="http://up.test/v1/"))
+    return OpenAICompatProvider("test", Endpoint("http://up.test/v1", handler))
 
 
 async def test_stream_is_read_to_the_end_so_the_connection_can_be_reused() -> None:
@@ -87,3 +88,29 @@ async def test_a_server_that_ignores_stream_is_read_as_chunks() -> None:
     }
     assert chunks[0]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[1] == {"choices": [], "usage": completion["usage"]}
+
+
+async def test_endpoint_sends_key_json_and_timeouts_to_the_joined_url() -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"object": "list", "data": []})
+
+    endpoint = Endpoint(
+        "http://up.test/api/v1/",
+        httpx2.MockTransport(handler),
+        headers={"authorization": "Bearer k"},
+        timeout=30,
+    )
+    provider = OpenAICompatProvider("test", endpoint)
+    assert await provider.post_json("embeddings", {"input": "x"}) == {"object": "list", "data": []}
+    assert await provider.get_json("models") == {"object": "list", "data": []}
+    post, get = seen
+    assert str(post.url) == "http://up.test/api/v1/embeddings"
+    assert post.headers["authorization"] == "Bearer k"
+    assert post.headers["content-type"] == "application/json"
+    assert post.headers["user-agent"].startswith("parley/")
+    assert post.extensions["timeout"] == {"connect": 10.0, "read": 30, "write": 30, "pool": 30}
+    assert "content-type" not in get.headers
+    await provider.aclose()

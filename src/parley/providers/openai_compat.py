@@ -1,8 +1,8 @@
 """Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp, ...).
 
-The provider owns one pooled ``httpx2.AsyncClient`` for its whole life (never a
-client per request) and translates every httpx2 failure into Parley's
-``UpstreamError`` family in one context manager, keeping the upstream message.
+The provider owns one pooled endpoint for its whole life (never a client per
+request) and translates every httpx2 failure into Parley's ``UpstreamError``
+family in one context manager, keeping the upstream message.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import orjson
 
 from parley.errors import UpstreamError, UpstreamProtocolError, UpstreamStatus, UpstreamTimeout
 from parley.providers.base import Capabilities, Json
+from parley.providers.endpoint import Endpoint
 from parley.providers.sse import iter_sse_data
-
-_JSON_HEADERS = {"content-type": "application/json"}
 
 
 @contextmanager
@@ -32,19 +31,16 @@ def upstream_errors(name: str) -> Iterator[None]:
 
 
 class OpenAICompatProvider:
-    def __init__(
-        self, name: str, client: httpx2.AsyncClient, capabilities: Capabilities | None = None
-    ) -> None:
+    def __init__(self, name: str, endpoint: Endpoint, capabilities: Capabilities | None = None) -> None:
         self.name = name
         self.capabilities = capabilities or Capabilities()
-        self._client = client
+        self._endpoint = endpoint
 
     @asynccontextmanager
     async def _streamed(self, path: str, body: Json) -> AsyncIterator[httpx2.Response]:
         """The upstream answer, headers read and status checked; the body is left to stream."""
-        request = self._client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON_HEADERS)
         with upstream_errors(self.name):
-            response = await self._client.send(request, stream=True)
+            response = await self._endpoint.send("POST", path, orjson.dumps(body))
         try:
             with upstream_errors(self.name):
                 if response.status_code >= 400:
@@ -92,13 +88,18 @@ class OpenAICompatProvider:
                 yield chunk
 
     async def post_json(self, path: str, body: Json) -> Json:
-        with upstream_errors(self.name):
-            response = await self._client.post(path, content=orjson.dumps(body), headers=_JSON_HEADERS)
-        return self._json(response)
+        return await self._read_json("POST", path, orjson.dumps(body))
 
     async def get_json(self, path: str) -> Json:
+        return await self._read_json("GET", path)
+
+    async def _read_json(self, method: str, path: str, body: bytes | None = None) -> Json:
         with upstream_errors(self.name):
-            response = await self._client.get(path)
+            response = await self._endpoint.send(method, path, body)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         return self._json(response)
 
     def _json(self, response: httpx2.Response | bytes) -> Json:
@@ -116,7 +117,7 @@ class OpenAICompatProvider:
         return value
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._endpoint.aclose()
 
 
 def completion_as_chunks(completion: Json) -> list[Json]:
