@@ -81,3 +81,11 @@ async def test_chain_cache_answers_without_the_store_and_falls_back(store: Sqlit
     assert await cache.history("r2", "bob") is None
     await cache.delete("r1", "alice")
     assert [i["id"] for i in await cache.history("r2", "alice") or []] == ["i2", "o2"]
+
+
+async def test_items_record_their_owner(tmp_path: Path) -> None:
+    store = SqliteResponseStore(Database(tmp_path / "p.db"))
+    await save_chain(store, 1)
+    owners = await store._db.run(lambda c: c.execute("SELECT DISTINCT owner FROM response_items").fetchall())
+    assert owners == [("alice",)]
+    await store.aclose()

@@ -42,7 +42,16 @@ def m001_responses(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_responses]
+def m002_item_owner(conn: sqlite3.Connection) -> None:
+    """Items carry their owner too, so every stored row can be checked on its own."""
+    conn.execute("ALTER TABLE response_items ADD COLUMN owner TEXT NOT NULL DEFAULT 'anonymous'")
+    conn.execute(
+        "UPDATE response_items"
+        " SET owner = (SELECT owner FROM responses WHERE id = response_items.response_id)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_responses, m002_item_owner]
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -45,24 +45,18 @@ class SqliteResponseStore:
 
     async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
         row = _response_row(response, owner)
+        rid = response["id"]
+        kinds = [("input", item) for item in input_items] + [("output", item) for item in response["output"]]
         items = [
-            (response["id"], pos, "input", item["id"], orjson.dumps(item))
-            for pos, item in enumerate(input_items)
-        ]
-        items += [
-            (response["id"], len(input_items) + pos, "output", item["id"], orjson.dumps(item))
-            for pos, item in enumerate(response["output"])
+            (rid, pos, kind, item["id"], owner, orjson.dumps(item)) for pos, (kind, item) in enumerate(kinds)
         ]
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM response_items WHERE response_id = ?", (response["id"],))
-            conn.execute(
-                _UPSERT_RESPONSE,
-                row,
-            )
+            conn.execute("DELETE FROM response_items WHERE response_id = ?", (rid,))
+            conn.execute(_UPSERT_RESPONSE, row)
             conn.executemany(
-                "INSERT INTO response_items (response_id, position, kind, item_id, data)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO response_items (response_id, position, kind, item_id, owner, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 items,
             )
 
