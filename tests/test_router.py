@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ class Named:
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def post_stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    def post_stream(self, path: str, body: dict[str, Any]) -> AsyncGenerator[bytes, None]:
         raise NotImplementedError
 
     async def get_json(self, path: str) -> dict[str, Any]:

@@ -37,10 +37,13 @@ async def open_stream(router: ModelRouter, path: str, body: Any) -> AsyncIterato
     first = await anext(stream, b"")
 
     async def relay() -> AsyncIterator[bytes]:
-        if first:
-            yield first
-        async for chunk in stream:
-            yield chunk
+        try:
+            if first:
+                yield first
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await stream.aclose()  # a client that leaves early releases the upstream connection now
 
     return relay()
 

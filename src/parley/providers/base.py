@@ -7,7 +7,7 @@ provider's business. A ``ModelRouter`` picks the provider for a model name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ class ChatProvider(Protocol):
         """POST a JSON body to ``path`` (relative to the base URL) and return the JSON answer."""
         ...
 
-    def post_stream(self, path: str, body: Json) -> AsyncIterator[bytes]:
+    def post_stream(self, path: str, body: Json) -> AsyncGenerator[bytes, None]:
         """POST and relay the raw streamed answer; errors are raised before the first byte."""
         ...
 

@@ -7,7 +7,7 @@ family in one context manager, keeping the upstream message.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -82,7 +82,7 @@ class OpenAICompatProvider:
             raise UpstreamStatus(200, orjson.dumps(chunk["error"]).decode())
         return chunk
 
-    async def post_stream(self, path: str, body: Json) -> AsyncIterator[bytes]:
+    async def post_stream(self, path: str, body: Json) -> AsyncGenerator[bytes, None]:
         async with self._streamed(path, body) as response:
             async for chunk in response.aiter_bytes():
                 yield chunk
