@@ -44,7 +44,7 @@ def _no_network() -> Iterator[None]:
     if RECORDING:
         yield
         return
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
 

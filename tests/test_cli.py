@@ -72,7 +72,7 @@ def test_serve_without_provider_starts_and_explains(server: str, tmp_path: Path)
 
 def test_every_serve_flag_has_help() -> None:
     parser = build_parser()
-    serve = parser._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    serve = parser._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr,index]
     for action in serve._actions:
         if action.dest != "help":
             assert action.help

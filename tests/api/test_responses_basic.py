@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from openai.types.responses import Response, ResponseStreamEvent
@@ -14,7 +15,7 @@ from tests.conftest import Harness
 EVENTS: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
 
 
-def parse_sse(body: bytes) -> list[dict[str, object]]:
+def parse_sse(body: bytes) -> list[dict[str, Any]]:
     """Split an SSE body, checking the framing as it goes: event line, one data line, blank line."""
     frames = body.split(b"\n\n")
     assert frames[-1] == b""
@@ -89,7 +90,7 @@ async def test_streaming_text_event_order(harness_factory: Callable[..., Harness
 
 
 # Open Responses spec (2026-04-24), ResponseResource: every field required; these may be null.
-SPEC_FIELDS = {
+SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "object": str,
     "created_at": int,
