@@ -20,7 +20,7 @@ async def create_response(request: Request) -> Response:
     body = parse_create_request(await json_body(request))
     engine = deps(request)
     turn = await prepare_turn(body, engine, principal(request))
-    events = persist(run_turn(turn), turn, engine.responses)
+    events = persist(run_turn(turn), turn, engine.responses, engine.live)
     if body.stream:
         return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
     response = await drain(events)
@@ -35,7 +35,8 @@ def _not_found(response_id: str) -> NotFound:
 
 async def get_response(request: Request) -> Response:
     response_id = request.path_params["response_id"]
-    found = await deps(request).responses.get(response_id, principal(request))
+    engine, owner = deps(request), principal(request)
+    found = engine.live.get(response_id, owner) or await engine.responses.get(response_id, owner)
     if found is None:
         raise _not_found(response_id)
     return json_response(found)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.live import LiveResponses
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, NotFound, ParleyError
 from parley.ids import Prefix, new_id
@@ -39,6 +40,7 @@ class EngineDeps:
     responses: ResponseStore
     router: ModelRouter
     sealer: ReasoningSealer
+    live: LiveResponses = field(default_factory=LiveResponses)
 
 
 @dataclass
