@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from parley.wire.items import Item
 from parley.wire.request import CreateResponseRequest, JsonSchemaFormat
 
 ResponseObject = dict[str, Any]
@@ -101,14 +100,3 @@ def usage_object(
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens,
     }
-
-
-def output_text(output: list[Item]) -> str:
-    """The concatenated assistant text, as the SDK's ``response.output_text`` computes it."""
-    return "".join(
-        part.get("text", "")
-        for item in output
-        if item.get("type") == "message"
-        for part in item.get("content", ())
-        if part.get("type") == "output_text"
-    )
