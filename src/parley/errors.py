@@ -9,6 +9,7 @@ enter Parley.
     ParleyError
     ├── ClientError                 the caller's mistake: 4xx, never retried
     │   ├── InvalidRequest          400, names the offending ``param``
+    │   │   └── ContextLengthExceeded  the provider found the input too long
     │   └── NotFound                404
     ├── ServiceUnavailable          503: Parley is not configured for this
     ├── UpstreamError               the inference provider failed: 502
@@ -46,6 +47,17 @@ class InvalidRequest(ClientError):
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.param = param
+
+
+class ContextLengthExceeded(InvalidRequest):
+    """The provider refused the input as longer than the model's context (truncation is disabled)."""
+
+    def __init__(self, upstream_message: str) -> None:
+        super().__init__(
+            f"The input exceeds the model's context window: {upstream_message[:2000]}",
+            param="input",
+            code="context_length_exceeded",
+        )
 
 
 class NotFound(ClientError):

@@ -584,11 +584,12 @@ def upstream_500() -> Reply:
 
 
 def upstream_400() -> Reply:
+    """A refusal that is about the provider's own limits, not the caller's input."""
     error = {
-        "message": "This model's maximum context length is 8192 tokens.",
+        "message": "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.",
         "type": "invalid_request_error",
-        "param": "messages",
-        "code": "context_length_exceeded",
+        "param": "parallel_tool_calls",
+        "code": "unsupported_parameter",
     }
     return Reply(status=400, error_body={"error": error})
 
@@ -608,7 +609,7 @@ def broken_stream() -> Reply:
 # failure, HTTP status, error code (ANY: not pinned), text the message must keep
 UPSTREAM_FAILURES = [
     pytest.param(upstream_500, 502, ANY, "The GPU caught fire.", id="upstream-500"),
-    pytest.param(upstream_400, 502, ANY, "maximum context length is 8192 tokens", id="upstream-400"),
+    pytest.param(upstream_400, 502, ANY, "is not supported with this model", id="upstream-400"),
     pytest.param(read_timeout, 504, ANY, "", id="read-timeout"),
     pytest.param(connection_refused, 502, ANY, "Connection refused", id="connection-refused"),
     pytest.param(broken_stream, 502, "upstream_protocol_error", "", id="broken-stream"),

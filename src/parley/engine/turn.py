@@ -21,7 +21,13 @@ from parley.engine.messages import to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.server_tools import is_client_call, is_server_call, run_server_call
 from parley.engine.usage import Usage
-from parley.errors import LimitReached, ParleyError, UpstreamProtocolError, UpstreamStatus
+from parley.errors import (
+    ContextLengthExceeded,
+    LimitReached,
+    ParleyError,
+    UpstreamProtocolError,
+    UpstreamStatus,
+)
 from parley.wire.events import Event
 from parley.wire.items import Item
 
@@ -62,6 +68,8 @@ def response_error_code(exc: ParleyError) -> str:
     """``Response.error.code`` is a closed enum in OpenAI's schema; Parley's own code goes in HTTP bodies."""
     if isinstance(exc, UpstreamStatus) and exc.status == 429:
         return "rate_limit_exceeded"
+    if isinstance(exc, ContextLengthExceeded):
+        return "invalid_prompt"
     return "server_error"
 
 

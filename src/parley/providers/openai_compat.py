@@ -7,6 +7,7 @@ family in one context manager, keeping the upstream message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -14,7 +15,14 @@ from typing import Any
 import httpx2
 import orjson
 
-from parley.errors import UpstreamError, UpstreamProtocolError, UpstreamStatus, UpstreamTimeout
+from parley.errors import (
+    ContextLengthExceeded,
+    ParleyError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatus,
+    UpstreamTimeout,
+)
 from parley.providers.base import Capabilities, Json
 from parley.providers.endpoint import Endpoint
 from parley.providers.sse import iter_sse_data
@@ -28,6 +36,20 @@ def upstream_errors(name: str) -> Iterator[None]:
         raise UpstreamTimeout(f"Provider '{name}' timed out: {exc or type(exc).__name__}") from exc
     except httpx2.HTTPError as exc:
         raise UpstreamError(f"Provider '{name}' could not be reached: {exc or type(exc).__name__}") from exc
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context_length_exceeded|maximum context length|context window|exceeds the available context"
+    r"|too many tokens",
+    re.IGNORECASE,
+)
+
+
+def status_error(status: int, body: str) -> ParleyError:
+    """A provider's error answer; input too long for the model is the caller's 400, as in OpenAI."""
+    if status in (400, 413) and _CONTEXT_OVERFLOW.search(body):
+        return ContextLengthExceeded(body)
+    return UpstreamStatus(status, body)
 
 
 class OpenAICompatProvider:
@@ -44,7 +66,7 @@ class OpenAICompatProvider:
         try:
             with upstream_errors(self.name):
                 if response.status_code >= 400:
-                    raise UpstreamStatus(
+                    raise status_error(
                         response.status_code, (await response.aread()).decode(errors="replace")
                     )
                 yield response
@@ -104,7 +126,7 @@ class OpenAICompatProvider:
 
     def _json(self, response: httpx2.Response | bytes) -> Json:
         if isinstance(response, httpx2.Response) and response.status_code >= 400:
-            raise UpstreamStatus(response.status_code, response.text)
+            raise status_error(response.status_code, response.text)
         content = response.content if isinstance(response, httpx2.Response) else response
         try:
             value: Any = orjson.loads(content)
