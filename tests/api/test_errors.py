@@ -716,3 +716,22 @@ async def test_a_chunk_of_the_wrong_shape_is_an_upstream_protocol_error(tmp_path
         r = await c.post("/v1/responses", json={"model": "m", "input": "hi"})
         assert_error(r, 502, type_="upstream_error", code="upstream_protocol_error")
     await shutdown(app)
+
+
+@pytest.mark.parametrize(
+    "upstream_message",
+    [
+        "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.",  # vLLM
+        "the request exceeds the available context size, try increasing it",  # llama.cpp
+    ],
+)
+async def test_input_too_long_for_the_model_is_a_400(
+    harness_factory: Callable[..., Harness], upstream_message: str
+) -> None:
+    h = harness_factory([Reply(status=400, error_body={"error": {"message": upstream_message}})] * 2)
+    r = await h.create(input="a very long input")
+    error = assert_error(r, 400, param="input", code="context_length_exceeded")
+    assert upstream_message in error["message"]
+    failed = parse_sse((await h.create(input="a very long input", stream=True)).content)[-1]
+    assert failed["type"] == "response.failed"
+    assert failed["response"]["error"]["code"] == "invalid_prompt"
