@@ -13,8 +13,9 @@ from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolC
 from parley.config import ProviderConfig
 from parley.sealing import PREFIX
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.api.test_responses_basic import EVENTS, parse_sse
+from tests.api.test_responses_basic import parse_sse
 from tests.conftest import Harness
+from tests.support.wire import check_event
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello parley\n*** End Patch\n"
 APPLY_PATCH = {
@@ -40,7 +41,7 @@ async def stream(h: Harness, **body: Any) -> list[dict[str, Any]]:
     assert r.status_code == 200, r.text
     events = parse_sse(r.content)
     for event in events:
-        EVENTS.validate_python(event)
+        check_event(event)
     return events
 
 

@@ -29,9 +29,10 @@ from pydantic import BaseModel
 
 from parley.config import ProviderConfig
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.api.test_responses_basic import EVENTS, parse_sse
+from tests.api.test_responses_basic import parse_sse
 from tests.codex.conftest import NO_AGENT, PATCH, SHOW, chat_tools, patch_call, tool_named
 from tests.conftest import Harness
+from tests.support.wire import check_event
 
 Json = dict[str, Any]
 CAPTURES = Path(__file__).parent / "captures"
@@ -88,7 +89,7 @@ async def test_captured_request_streams_what_the_sdk_parses(
     assert r.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(r.content)
     for event in events:
-        EVENTS.validate_python(event)
+        check_event(event)
         if "item" in event:
             check_item(event["item"])
     assert events[-1]["type"] == "response.completed", events[-1]

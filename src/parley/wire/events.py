@@ -75,7 +75,6 @@ def arguments_done(item: Item) -> Event:
     return {
         "type": "response.function_call_arguments.done",
         "item_id": item["id"],
-        "name": item["name"],
         "arguments": item["arguments"],
     }
 
