@@ -134,3 +134,14 @@ def test_chat_logprobs_become_output_text_logprobs() -> None:
     delta_event = next(e for e in events if e["type"] == "response.output_text.delta")
     assert delta_event["logprobs"] == lp
     assert next(e for e in events if e["type"] == "response.output_text.done")["logprobs"] == lp
+
+
+def test_calls_that_reuse_an_index_with_new_ids_stay_separate() -> None:
+    """Ollama sends each whole call in one chunk, every one at index 0."""
+    first = {"index": 0, "id": "call_a", "function": {"name": "get_weather", "arguments": '{"city": "SF"}'}}
+    second = {"index": 0, "id": "call_b", "function": {"name": "get_weather", "arguments": '{"city": "LA"}'}}
+    assembler, _ = run([delta(tool_calls=[first]), delta(tool_calls=[second]), finish("tool_calls")])
+    assert [(i["call_id"], i["arguments"]) for i in assembler.items] == [
+        ("call_a", '{"city": "SF"}'),
+        ("call_b", '{"city": "LA"}'),
+    ]

@@ -173,8 +173,12 @@ class Assembler:
         native = call.get("type") == "custom" or "custom" in call
         payload = (call.get("custom") if native else call.get("function")) or {}
         current = self._open
-        if not (isinstance(current, _CallItem) and current.index == index):
-            if index in self._closed_calls:
+        # A new call id starts a new call even at a reused index (Ollama numbers every call 0).
+        new_id_here = (
+            bool(call.get("id")) and isinstance(current, _CallItem) and call["id"] != current.item["call_id"]
+        )
+        if not (isinstance(current, _CallItem) and current.index == index) or new_id_here:
+            if index in self._closed_calls and not call.get("id"):
                 raise UpstreamProtocolError(f"Provider interleaved the deltas of tool call {index}.")
             self._close(out)
             chat_name = payload.get("name") or ""
