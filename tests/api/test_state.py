@@ -146,3 +146,32 @@ async def test_reasoning_can_be_kept_from_providers_that_refuse_it(
     first = (await h.create(input="Ringed planet?")).json()
     await h.create(input="Its moon?", previous_response_id=first["id"])
     assert h.fake.requests[1]["messages"][1] == {"role": "assistant", "content": "Saturn."}
+
+
+async def test_truncation_auto_drops_oldest_turns_until_the_input_fits(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    too_long = Reply(status=400, error_body={"error": {"message": "maximum context length is 64 tokens"}})
+
+    def fits_in_three_messages(body: dict[str, Any]) -> Reply:
+        return (
+            too_long
+            if len(body["messages"]) > 3
+            else Reply(text=f"reply to {body['messages'][-1]['content']}")
+        )
+
+    h = harness_factory(fits_in_three_messages)
+    previous = None
+    for turn in range(3):  # each turn on its own fits: system + user
+        r = await h.create(
+            input=f"turn {turn}", previous_response_id=previous, instructions="Be brief.", truncation="auto"
+        )
+        assert r.status_code == 200, r.text
+        previous = r.json()["id"]
+    assert h.fake.requests[-1]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "turn 2"},
+    ]
+    strict = await h.create(input="turn 3", previous_response_id=previous)
+    assert strict.status_code == 400
+    assert strict.json()["error"]["code"] == "context_length_exceeded"

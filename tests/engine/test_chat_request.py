@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from parley.engine.chat_request import chat_body
-from parley.engine.messages import to_chat_messages
+from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import _input_items
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest
@@ -200,3 +200,26 @@ def test_unknown_include_value_is_rejected() -> None:
     with pytest.raises(InvalidRequest) as info:
         body_for(include=["reasoning.encrypted_content", "bogus.field"])
     assert info.value.param == "include[1]"
+
+
+def test_dropping_the_oldest_turn_keeps_system_messages_and_call_results_together() -> None:
+    call: dict[str, Any] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": "one"},
+        call,
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        {"role": "system", "content": "late rules"},
+        {"role": "assistant", "content": "done"},
+        {"role": "user", "content": "two"},
+    ]
+    assert drop_oldest_turn(messages) == [
+        {"role": "system", "content": "rules"},
+        {"role": "system", "content": "late rules"},
+        {"role": "user", "content": "two"},
+    ]
+    assert drop_oldest_turn(messages[-1:]) is None

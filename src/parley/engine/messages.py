@@ -156,3 +156,14 @@ def to_chat_messages(
         if convert is not None:
             convert(item, builder)
     return builder.messages
+
+
+def drop_oldest_turn(messages: list[Message]) -> list[Message] | None:
+    """The messages without their oldest turn (a user message and all that answers it), or None
+    when only one turn is left. System messages stay, and tool calls never lose their results."""
+    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    if len(users) < 2:
+        return None
+    first, second = users[0], users[1]
+    kept_system = [message for message in messages[first:second] if message["role"] == "system"]
+    return messages[:first] + kept_system + messages[second:]

@@ -17,7 +17,7 @@ from typing import Any
 from parley.engine.assemble import Assembler
 from parley.engine.chat_request import chat_body
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
-from parley.engine.messages import to_chat_messages
+from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.server_tools import is_client_call, is_server_call, run_server_call
 from parley.engine.usage import Usage
@@ -116,7 +116,7 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
     assembler = Assembler(turn.toolset, turn.seal)
     try:
-        async for chunk in turn.provider.stream_chat(body):
+        async for chunk in _fitting_stream(turn, body):
             for event in _feed(assembler, chunk, turn.provider.name):
                 yield event
     except ParleyError:
@@ -130,6 +130,26 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)
+
+
+async def _fitting_stream(turn: Turn, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The provider's chunks. With ``truncation: "auto"``, an input the provider finds too long loses
+    its oldest turns until it fits (system messages and the latest turn are always kept)."""
+    while True:
+        stream = turn.provider.stream_chat(body)
+        try:
+            first = await anext(stream, None)
+        except ContextLengthExceeded:
+            trimmed = drop_oldest_turn(body["messages"]) if turn.request.truncation == "auto" else None
+            if trimmed is None:
+                raise
+            body = {**body, "messages": trimmed}
+            continue
+        if first is not None:
+            yield first
+            async for chunk in stream:
+                yield chunk
+        return
 
 
 def _feed(assembler: Assembler, chunk: dict[str, Any], provider: str) -> list[Event]:
