@@ -47,7 +47,7 @@ def build_provider(
         )
     headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     endpoint = Endpoint(config.url, transport, headers=headers, timeout=config.timeout)
-    capabilities = Capabilities(config.native_custom_tools, config.reasoning_in_history)
+    capabilities = Capabilities(config.native_custom_tools, config.reasoning_in_history, config.think_tags)
     return OpenAICompatProvider(config.name, endpoint, capabilities)
 
 

@@ -35,6 +35,8 @@ class ProviderConfig:
     timeout: float = 600.0
     native_custom_tools: bool = False
     reasoning_in_history: bool = True
+    think_tags: bool = True
+    """Read a ``<think>`` block that opens the content as reasoning (R1/Qwen3 served without a parser)."""
     """Send earlier turns' reasoning back as ``reasoning_content`` (DeepSeek's API refuses it: set false)."""
     """Send custom (freeform) tools as chat ``custom`` tools; otherwise as one-string-parameter functions."""
 
@@ -171,6 +173,7 @@ def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderCon
         timeout=float(entry.get("timeout", 600.0)),
         native_custom_tools=bool(entry.get("native_custom_tools", False)),
         reasoning_in_history=bool(entry.get("reasoning_in_history", True)),
+        think_tags=bool(entry.get("think_tags", True)),
     )
 
 

@@ -175,3 +175,17 @@ async def test_truncation_auto_drops_oldest_turns_until_the_input_fits(
     strict = await h.create(input="turn 3", previous_response_id=previous)
     assert strict.status_code == 400
     assert strict.json()["error"]["code"] == "context_length_exceeded"
+
+
+async def test_inline_think_blocks_are_reasoning_by_default(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory([Reply(text="<think>Rings means Saturn.</think>\nSaturn."), Reply(text="Titan.")])
+    first = (await h.create(input="Ringed planet?")).json()
+    assert [i["type"] for i in first["output"]] == ["reasoning", "message"]
+    assert first["output"][1]["content"][0]["text"] == "Saturn."
+    await h.create(input="Its moon?", previous_response_id=first["id"])
+    assistant = h.fake.requests[1]["messages"][1]
+    assert assistant == {
+        "role": "assistant",
+        "content": "Saturn.",
+        "reasoning_content": "Rings means Saturn.",
+    }

@@ -145,3 +145,28 @@ def test_calls_that_reuse_an_index_with_new_ids_stay_separate() -> None:
         ("call_a", '{"city": "SF"}'),
         ("call_b", '{"city": "LA"}'),
     ]
+
+
+def test_a_leading_think_block_becomes_a_reasoning_item() -> None:
+    assembler = Assembler(think_tags=True)
+    emit = Emitter({"output": []})
+    chunks = [
+        delta(content="<thi"),
+        delta(content="nk>Saturn has"),
+        delta(content=" rings.</th"),
+        delta(content="ink>\n\nSaturn."),
+        finish("stop"),
+    ]
+    events = [emit(e) for chunk in chunks for e in assembler.feed(chunk)] + [
+        emit(e) for e in assembler.finish()
+    ]
+    for event in events:
+        EVENTS.validate_python(event)
+    reasoning, message = assembler.items
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "Saturn has rings."}]
+    assert message["content"][0]["text"] == "Saturn."
+
+
+def test_think_tags_off_leaves_content_alone() -> None:
+    assembler, _ = run([delta(content="<think>x</think>y"), finish("stop")])
+    assert assembler.items[0]["content"][0]["text"] == "<think>x</think>y"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.think_tags import ThinkSplitter
 from parley.engine.toolset import OfferedTool, Toolset
 from parley.errors import UpstreamProtocolError
 from parley.ids import new_id
@@ -105,9 +106,17 @@ def _decode_json(text: str) -> Any:
 
 
 class Assembler:
-    def __init__(self, toolset: Toolset | None = None, seal: Callable[[str], str] | None = None) -> None:
-        """``seal``, when given, adds ``encrypted_content`` to reasoning items."""
+    def __init__(
+        self,
+        toolset: Toolset | None = None,
+        seal: Callable[[str], str] | None = None,
+        *,
+        think_tags: bool = False,
+    ) -> None:
+        """``seal``, when given, adds ``encrypted_content`` to reasoning items; ``think_tags`` splits a
+        leading ``<think>`` block out of the content as reasoning."""
         self.items: list[Item] = []
+        self._think = ThinkSplitter() if think_tags else None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self._toolset = toolset
@@ -126,7 +135,7 @@ class Assembler:
                 self._text("reasoning", "reasoning_text", reasoning, out)
             if delta.get("content"):
                 logprobs = (choice.get("logprobs") or {}).get("content")
-                self._text("message", "output_text", delta["content"], out, logprobs)
+                self._content(delta["content"], out, logprobs)
             if delta.get("refusal"):
                 self._text("message", "refusal", delta["refusal"], out)
             for call in delta.get("tool_calls") or ():
@@ -136,14 +145,33 @@ class Assembler:
         return out
 
     def finish(self) -> list[Event]:
-        out: list[Event] = []
+        out = self._flush_think()
         self._close(out, status="incomplete" if self.finish_reason == "length" else "completed")
         return out
 
     def abort(self) -> list[Event]:
         """Close whatever was streaming when the call failed, so what the client saw is kept."""
-        out: list[Event] = []
+        out = self._flush_think()
         self._close(out, status="incomplete")
+        return out
+
+    def _content(self, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None) -> None:
+        if self._think is None:
+            self._text("message", "output_text", text, out, logprobs)
+            return
+        for kind, part in self._think.feed(text):
+            self._route(kind, part, out)
+
+    def _route(self, kind: str, text: str, out: list[Event]) -> None:
+        if kind == "reasoning":
+            self._text("reasoning", "reasoning_text", text, out)
+        else:
+            self._text("message", "output_text", text, out)
+
+    def _flush_think(self) -> list[Event]:
+        out: list[Event] = []
+        for kind, text in self._think.flush() if self._think else ():
+            self._route(kind, text, out)
         return out
 
     def _text(

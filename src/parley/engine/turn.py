@@ -114,7 +114,7 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
         with_reasoning=turn.provider.capabilities.reasoning_in_history,
     )
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
-    assembler = Assembler(turn.toolset, turn.seal)
+    assembler = Assembler(turn.toolset, turn.seal, think_tags=turn.provider.capabilities.think_tags)
     try:
         async for chunk in _fitting_stream(turn, body):
             for event in _feed(assembler, chunk, turn.provider.name):

@@ -22,6 +22,8 @@ class Capabilities:
     """Custom (freeform) tools as chat ``custom`` tools, rather than functions with one string parameter."""
     reasoning_in_history: bool = True
     """Earlier turns' reasoning sent back as ``reasoning_content``; some APIs (DeepSeek's) refuse it."""
+    think_tags: bool = True
+    """A ``<think>...</think>`` block opening the content is reasoning (models served without a parser)."""
 
 
 class ChatProvider(Protocol):
