@@ -47,7 +47,11 @@ def build_provider(
         )
     headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     endpoint = Endpoint(config.url, transport, headers=headers, timeout=config.timeout)
-    capabilities = Capabilities(config.native_custom_tools, config.reasoning_in_history, config.think_tags)
+    capabilities = Capabilities(
+        native_custom_tools=config.native_custom_tools,
+        reasoning_in_history=config.reasoning_in_history,
+        think_tags=config.think_tags,
+    )
     return OpenAICompatProvider(config.name, endpoint, capabilities)
 
 
@@ -66,9 +70,7 @@ async def shutdown(app: Starlette) -> None:
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
     database = Database(settings.database_path)
-    sqlite_store = SqliteResponseStore(database)
-    sqlite_store.fail_interrupted()
-    store = ChainCache(sqlite_store)
+    store = ChainCache(SqliteResponseStore(database))
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
 
@@ -90,5 +92,4 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     )
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.deps = EngineDeps(responses=store, router=router, sealer=ReasoningSealer(key))
-    app.state.settings = settings
     return app

@@ -58,19 +58,6 @@ async def test_owner_isolation_and_delete(store: SqliteResponseStore) -> None:
     assert await store.input_items("r0", "alice", after=None, before=None, limit=5, order="asc") is None
 
 
-async def test_begin_then_interrupted_is_failed_on_restart(tmp_path: Path) -> None:
-    first = SqliteResponseStore(Database(tmp_path / "p.db"))
-    first.record({**response("r0", None, []), "status": "in_progress"}, "alice")
-    await first.aclose()
-    second = SqliteResponseStore(Database(tmp_path / "p.db"))
-    second.fail_interrupted()
-    stored = await second.get("r0", "alice")
-    assert stored is not None
-    assert stored["status"] == "failed"
-    assert stored["error"]["code"] == "server_error"
-    await second.aclose()
-
-
 async def test_chain_cache_answers_without_the_store_and_falls_back(store: SqliteResponseStore) -> None:
     cache = ChainCache(store, capacity=2)
     await save_chain(cache, 3)

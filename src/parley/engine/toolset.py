@@ -90,7 +90,7 @@ class Toolset:
     def __init__(self, tools: list[Any], *, native_custom: bool) -> None:
         self._native_custom = native_custom
         self._offered: dict[str, OfferedTool] = {}
-        self._deferred: dict[str, tuple[str | None, FunctionTool | CustomTool]] = {}
+        self._deferred: dict[tuple[str | None, str], FunctionTool | CustomTool] = {}
         self._chat_names: dict[tuple[str | None, str], str] = {}
         for tool in tools:
             if isinstance(tool, NamespaceTool):
@@ -103,7 +103,7 @@ class Toolset:
 
     def _add(self, tool: FunctionTool | CustomTool, namespace: str | None) -> None:
         if tool.defer_loading:
-            self._deferred[tool.name] = (namespace, tool)
+            self._deferred[(namespace, tool.name)] = tool
         else:
             self._offer(tool, namespace)
 
@@ -150,9 +150,12 @@ class Toolset:
                 self._load_one(raw, None)
 
     def _load_one(self, raw: dict[str, Any], namespace: str | None) -> None:
-        deferred = self._deferred.get(str(raw.get("name")))
-        if deferred is not None and raw.get("type") in (None, deferred[1].type):
-            self._offer(deferred[1], deferred[0] if namespace is None else namespace)
+        name = str(raw.get("name"))
+        key: tuple[str | None, str] | None = (namespace, name)
+        if key not in self._deferred:  # a search result may not say which namespace it came from
+            key = next((k for k in self._deferred if k[1] == name), None)
+        if key is not None and raw.get("type") in (None, self._deferred[key].type):
+            self._offer(self._deferred[key], key[0])
         elif raw.get("type") == "function":
             self._offer(FunctionTool.model_validate({**raw, "defer_loading": None}), namespace)
         elif raw.get("type") == "custom":
@@ -160,7 +163,7 @@ class Toolset:
 
     @property
     def deferred(self) -> list[tuple[str | None, FunctionTool | CustomTool]]:
-        return list(self._deferred.values())
+        return [(namespace, tool) for (namespace, _), tool in self._deferred.items()]
 
     def chat_tools(self) -> list[dict[str, Any]]:
         return [offered.chat_tool for offered in self._offered.values()]

@@ -130,23 +130,6 @@ class SqliteResponseStore:
 
         return await self._db.run(lambda conn: transaction(conn, write))
 
-    def fail_interrupted(self) -> None:
-        """Mark responses left ``in_progress`` by a previous process as failed (run at start-up)."""
-        error = {"code": "server_error", "message": "The server stopped before this response finished."}
-
-        def write(conn: sqlite3.Connection) -> None:
-            for rid, data in conn.execute(
-                "SELECT id, data FROM responses WHERE status = 'in_progress'"
-            ).fetchall():
-                response = _loads(data)
-                response.update(status="failed", error=error)
-                conn.execute(
-                    "UPDATE responses SET status = 'failed', data = ? WHERE id = ?",
-                    (orjson.dumps(response), rid),
-                )
-
-        self._db.submit(lambda conn: transaction(conn, write))
-
     async def aclose(self) -> None:
         await self._db.aclose()
 
