@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from parley.api import passthrough, responses
+from parley.api import files, passthrough, responses, vector_store_files, vector_stores
 from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
 from parley.config import ProviderConfig, Settings
@@ -20,13 +20,17 @@ from parley.engine import EngineDeps
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.base import Capabilities
+from parley.providers.embedders import Embedder, RemoteEmbedder, local_embedder
 from parley.providers.endpoint import Endpoint
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
 from parley.recording import RecordingStore, RecordingTransport
+from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
+from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
-from parley.storage.sqlite import Database, SqliteResponseStore
+from parley.storage.sqlite import Database, SqliteFileStore, SqliteResponseStore, SqliteVectorStoreStore
+from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
 
@@ -36,23 +40,57 @@ def http_transport(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
     return AiohttpTransport(max_connections=1024)
 
 
+def outbound_transport(
+    settings: Settings, inner: httpx2.AsyncBaseTransport | None
+) -> httpx2.AsyncBaseTransport:
+    """The one outbound seam every client is built on (chat, embeddings, hosted tools): ``inner``
+    as it is in live mode, behind the recorder otherwise (replay never reaches ``inner``)."""
+    if settings.recording_mode == "live":
+        assert inner is not None, "live mode needs a transport to the outside"
+        return inner
+    assert settings.recordings_dir is not None
+    upstream = None if settings.recording_mode == "replay" else inner
+    return RecordingTransport(upstream, settings.recording_mode, RecordingStore(settings.recordings_dir))
+
+
 def build_provider(
     config: ProviderConfig, settings: Settings, transport: httpx2.AsyncBaseTransport
 ) -> OpenAICompatProvider:
-    if settings.recording_mode != "live":
-        assert settings.recordings_dir is not None
-        inner = None if settings.recording_mode == "replay" else transport
-        transport = RecordingTransport(
-            inner, settings.recording_mode, RecordingStore(settings.recordings_dir)
-        )
     headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    endpoint = Endpoint(config.url, transport, headers=headers, timeout=config.timeout)
+    endpoint = Endpoint(
+        config.url, outbound_transport(settings, transport), headers=headers, timeout=config.timeout
+    )
     capabilities = Capabilities(
         native_custom_tools=config.native_custom_tools,
         reasoning_in_history=config.reasoning_in_history,
         think_tags=config.think_tags,
     )
     return OpenAICompatProvider(config.name, endpoint, capabilities)
+
+
+def build_embedder(settings: Settings, transport_factory: TransportFactory) -> Embedder:
+    """The embedder of new vector stores: a remote /embeddings server through the recorder, or local."""
+    if settings.embedding_url is None:
+        return local_embedder(settings.embedding_model or "minilm")
+    assert settings.embedding_model is not None
+    config = ProviderConfig("embeddings", settings.embedding_url, settings.embedding_api_key)
+    headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    transport = outbound_transport(settings, transport_factory(config))
+    endpoint = Endpoint(config.url, transport, headers=headers, timeout=config.timeout)
+    return RemoteEmbedder(config.name, endpoint, settings.embedding_model)
+
+
+def build_library(
+    settings: Settings, database: Database, transport_factory: TransportFactory
+) -> VectorStoreLibrary:
+    """Files and vector stores share the database; bytes and indexes live beside it in the data dir."""
+    return VectorStoreLibrary(
+        SqliteVectorStoreStore(database),
+        SqliteFileStore(database),
+        BlobStore(settings.data_dir / "files"),
+        [build_embedder(settings, transport_factory)],
+        settings.data_dir / "vector_stores",
+    )
 
 
 async def health(request: Request) -> Response:
@@ -62,6 +100,8 @@ async def health(request: Request) -> Response:
 async def shutdown(app: Starlette) -> None:
     """Close what ``create_app`` opened: provider connection pools, then the database."""
     deps: EngineDeps = app.state.deps
+    library: VectorStoreLibrary = app.state.library
+    await library.aclose()  # stops ingestion before the database it writes to closes
     for provider in deps.router.providers:
         await provider.aclose()
     await deps.responses.aclose()
@@ -76,13 +116,21 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await app.state.library.start()  # resume ingestion a previous run left in progress
         try:
             yield
         finally:
             await shutdown(app)
 
     app = Starlette(
-        routes=[Route("/health", health), *responses.routes, *passthrough.routes],
+        routes=[
+            Route("/health", health),
+            *responses.routes,
+            *passthrough.routes,
+            *files.routes,
+            *vector_stores.routes,
+            *vector_store_files.routes,
+        ],
         exception_handlers={
             ParleyError: handle_parley_error,
             HTTPException: handle_http_exception,
@@ -91,5 +139,12 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         lifespan=lifespan,
     )
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
-    app.state.deps = EngineDeps(responses=store, router=router, sealer=ReasoningSealer(key))
+    app.state.settings = settings
+    app.state.library = library = build_library(settings, database, transport_factory)
+    app.state.deps = EngineDeps(
+        responses=store,
+        router=router,
+        sealer=ReasoningSealer(key),
+        tools=ToolServices(vector_stores=library),
+    )
     return app

@@ -75,6 +75,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Base64 of 32 random bytes that seals reasoning handed to stateless clients "
         "(encrypted_content); generated once into the data dir when unset. Share it across replicas.",
     ),
+    Setting(
+        "max_file_bytes",
+        "PARLEY_MAX_FILE_BYTES",
+        "Largest file /v1/files accepts, in bytes (default 536870912, 512 MB); larger uploads answer 413.",
+    ),
+    Setting(
+        "embedding_url",
+        "PARLEY_EMBEDDING_URL",
+        "Base URL of an OpenAI-compatible /embeddings server for vector stores; unset: the built-in "
+        "local embedder.",
+    ),
+    Setting(
+        "embedding_model",
+        "PARLEY_EMBEDDING_MODEL",
+        "Embedding model of new vector stores: a model of --embedding-url, or a local embedder name "
+        "(default minilm).",
+    ),
+    Setting(
+        "embedding_api_key", "PARLEY_EMBEDDING_API_KEY", "API key sent to --embedding-url as a bearer token."
+    ),
 )
 
 
@@ -89,6 +109,12 @@ class Settings:
     log_level: str = "info"
     reasoning_key: str | None = None
     """Base64 of 32 bytes sealing reasoning for stateless clients; generated into the data dir if unset."""
+    max_file_bytes: int = 512 * 1024 * 1024
+    embedding_url: str | None = None
+    """An OpenAI-compatible embeddings server; None means the local embedder."""
+    embedding_model: str | None = None
+    """The remote model, or the local embedder's name; None means the local default."""
+    embedding_api_key: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -121,6 +147,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         updates["recording_mode"] = _mode(values["recording_mode"])
     if "recordings_dir" in values:
         updates["recordings_dir"] = Path(values["recordings_dir"])
+    updates.update(_retrieval(values))
     if values.get("provider_url"):
         default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
         others = tuple(p for p in settings.providers if p.name != "default")
@@ -129,6 +156,19 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if settings.recording_mode != "live" and settings.recordings_dir is None:
         raise ConfigError("recording_mode other than 'live' needs recordings_dir (PARLEY_RECORDINGS_DIR).")
     return settings
+
+
+def _retrieval(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Upload limit and embedder: the settings the Files and Vector Stores APIs read."""
+    updates: dict[str, Any] = {}
+    if "max_file_bytes" in values:
+        updates["max_file_bytes"] = _int(values["max_file_bytes"], "max_file_bytes")
+    for key in ("embedding_url", "embedding_model", "embedding_api_key"):
+        if values.get(key):
+            updates[key] = str(values[key])
+    if updates.get("embedding_url") and not updates.get("embedding_model"):
+        raise ConfigError("embedding_url needs embedding_model (PARLEY_EMBEDDING_MODEL): the model to ask.")
+    return updates
 
 
 def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settings:

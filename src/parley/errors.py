@@ -9,7 +9,8 @@ enter Parley.
     ParleyError
     ├── ClientError                 the caller's mistake: 4xx, never retried
     │   ├── InvalidRequest          400, names the offending ``param``
-    │   │   └── ContextLengthExceeded  the provider found the input too long
+    │   │   ├── ContextLengthExceeded  the provider found the input too long
+    │   │   └── PayloadTooLarge     413: an upload over the configured size limit
     │   └── NotFound                404
     ├── ServiceUnavailable          503: Parley is not configured for this
     ├── UpstreamError               the inference provider failed: 502
@@ -58,6 +59,16 @@ class ContextLengthExceeded(InvalidRequest):
             param="input",
             code="context_length_exceeded",
         )
+
+
+class PayloadTooLarge(InvalidRequest):
+    """413: the body (an uploaded file) is larger than this server accepts."""
+
+    def __init__(self, limit: int, *, param: str | None = "file") -> None:
+        super().__init__(
+            f"File exceeds the maximum upload size of {limit} bytes.", param=param, code="file_too_large"
+        )
+        self.limit = limit
 
 
 class NotFound(ClientError):

@@ -19,6 +19,7 @@ Prefix = Literal[
     "mcp",
     "conv",
     "vs",
+    "vsfb",
     "file",
     "call",
     "tsc",

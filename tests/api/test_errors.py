@@ -205,10 +205,10 @@ INVALID_BODIES = [
     # tools and tool_choice
     pytest.param({"tools": FUNCTION_TOOL}, "tools", ANY, id="tools-not-a-list"),
     pytest.param(
-        {"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]},
+        {"tools": [{"type": "mcp", "server_label": "x", "server_url": "http://127.0.0.1:1"}]},
         "tools[0].type",
         "unsupported_tool_type",
-        id="tools-file-search",
+        id="tools-mcp",
     ),
     pytest.param(
         {"tools": [FUNCTION_TOOL, {"type": "code_interpreter"}]},
@@ -323,7 +323,7 @@ async def test_invalid_body_names_the_param(
     [
         pytest.param({"temperature": 5}, "temperature", id="temperature"),
         pytest.param({"input": [{"role": "wizard", "content": "hi"}]}, "input[0].role", id="role"),
-        pytest.param({"tools": [{"type": "file_search"}]}, "tools[0].type", id="file-search"),
+        pytest.param({"tools": [{"type": "file_search"}]}, "tools[0].vector_store_ids", id="file-search"),
     ],
 )
 async def test_invalid_streaming_request_is_a_json_error_not_a_stream(

@@ -76,3 +76,12 @@ def test_request_key_is_sha256_of_canonical_json() -> None:
     assert len(key) == 64
     assert int(key, 16) >= 0
     assert key != request_key({**a, "path": "/q"})
+
+
+def test_search_scores_and_derived_call_ids_are_masked() -> None:
+    text = "[1] document_id: file-x, score: 0.0590087872544405, attributes: {} (cite as <|file-x|>)"
+    assert normalize_ids(text) == text.replace("0.0590087872544405", "<score>")
+    assert normalize_ids("call_0123456789abcdef01234567") == "call_<id>"
+    model_id = "call_a6TuAAAmLcfVWfz4H3VriVLv"  # a model's own id stays
+    assert normalize_ids(model_id) == model_id
+    assert normalize_ids("a score: of ten") == "a score: of ten"

@@ -10,12 +10,18 @@ from starlette.responses import Response
 
 from parley.engine import EngineDeps
 from parley.errors import InvalidRequest
+from parley.retrieval.library import VectorStoreLibrary
 
 ANONYMOUS = "anonymous"
 
 
 def deps(request: Request) -> EngineDeps:
     return cast(EngineDeps, request.app.state.deps)
+
+
+def library(request: Request) -> VectorStoreLibrary:
+    """The vector-store service (files, stores, search) that ``create_app`` built."""
+    return cast(VectorStoreLibrary, request.app.state.library)
 
 
 def principal(request: Request) -> str:
@@ -38,17 +44,17 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def list_query(
-    request: Request, *, default_order: Literal["asc", "desc"]
+    request: Request, *, default_order: Literal["asc", "desc"], default_limit: int = 20, max_limit: int = 100
 ) -> tuple[int, Literal["asc", "desc"]]:
-    """``limit`` (1..100, default 20) and ``order`` from the query string, checked."""
-    raw_limit = request.query_params.get("limit", "20")
+    """``limit`` (1..max_limit, default 20 unless told) and ``order`` from the query string, checked."""
+    raw_limit = request.query_params.get("limit", str(default_limit))
     try:
         limit = int(raw_limit)
     except ValueError:
         limit = 0
-    if not 1 <= limit <= 100:
+    if not 1 <= limit <= max_limit:
         raise InvalidRequest(
-            f"Invalid 'limit': expected an integer from 1 to 100, got {raw_limit!r}.",
+            f"Invalid 'limit': expected an integer from 1 to {max_limit}, got {raw_limit!r}.",
             param="limit",
             code="invalid_value",
         )

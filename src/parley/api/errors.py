@@ -21,6 +21,7 @@ from parley.errors import (
     InvalidRequest,
     NotFound,
     ParleyError,
+    PayloadTooLarge,
     RecordingMissing,
     ServiceUnavailable,
     UpstreamError,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # Most specific class first: the first match wins.
 STATUS_TABLE: tuple[tuple[type[ParleyError], int, str], ...] = (
+    (PayloadTooLarge, 413, "invalid_request_error"),
     (InvalidRequest, 400, "invalid_request_error"),
     (NotFound, 404, "invalid_request_error"),
     (ServiceUnavailable, 503, "server_error"),

@@ -9,7 +9,15 @@ from starlette.routing import Route
 from parley.api.common import deps, json_body, json_response, list_object, list_query, principal
 from parley.api.errors import parley_error_response
 from parley.api.sse import encode_stream
-from parley.engine import drain, persist, prepare_turn, run_turn
+from parley.engine import (
+    drain,
+    hidden_fields,
+    persist,
+    prepare_turn,
+    public_events,
+    public_response,
+    run_turn,
+)
 from parley.errors import NotFound
 from parley.wire.request import parse_create_request
 
@@ -21,12 +29,15 @@ async def create_response(request: Request) -> Response:
     engine = deps(request)
     turn = await prepare_turn(body, engine, principal(request))
     events = persist(run_turn(turn), turn, engine.responses, engine.live)
+    hidden = hidden_fields(body.include) if turn.toolset.hosted() else {}
     if body.stream:
+        if hidden:
+            events = public_events(events, hidden)
         return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
     response = await drain(events)
     if turn.failure is not None:
         return parley_error_response(turn.failure)
-    return json_response(response)
+    return json_response(public_response(response, hidden))
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -39,7 +50,8 @@ async def get_response(request: Request) -> Response:
     found = engine.live.get(response_id, owner) or await engine.responses.get(response_id, owner)
     if found is None:
         raise _not_found(response_id)
-    return json_response(found)
+    include = request.query_params.getlist("include[]") + request.query_params.getlist("include")
+    return json_response(public_response(found, hidden_fields(include)))
 
 
 async def delete_response(request: Request) -> Response:
@@ -70,7 +82,8 @@ async def list_responses(request: Request) -> Response:
     page = await deps(request).responses.list(
         principal(request), after=request.query_params.get("after"), limit=limit, order=order
     )
-    return json_response(list_object(page.data, page.has_more))
+    hidden = hidden_fields(())
+    return json_response(list_object([public_response(r, hidden) for r in page.data], page.has_more))
 
 
 routes = [

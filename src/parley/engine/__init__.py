@@ -1,7 +1,18 @@
 """The agentic loop: typed events out, no HTTP and no SQL in here."""
 
+from parley.engine.include import hidden_fields, public_events, public_response
 from parley.engine.persist import persist
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
 from parley.engine.turn import drain, run_turn
 
-__all__ = ["EngineDeps", "Turn", "drain", "persist", "prepare_turn", "run_turn"]
+__all__ = [
+    "EngineDeps",
+    "Turn",
+    "drain",
+    "hidden_fields",
+    "persist",
+    "prepare_turn",
+    "public_events",
+    "public_response",
+    "run_turn",
+]

@@ -10,15 +10,23 @@ them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.calls import (
+    CallItem,
+    HostedCallItem,
+    PendingHostedCall,
+    call_id_of,
+    call_item,
+    close_call,
+)
 from parley.engine.think_tags import ThinkSplitter
-from parley.engine.toolset import OfferedTool, Toolset
+from parley.engine.toolset import Toolset
 from parley.errors import UpstreamProtocolError
 from parley.ids import new_id
+from parley.tools.base import HostedCall, TextAnnotator
 from parley.wire import events
 from parley.wire.events import Event
 from parley.wire.items import Item
@@ -37,9 +45,14 @@ class _Part:
     kind: str
     pieces: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    length: int = 0
 
     def wire(self) -> dict[str, Any]:
-        return _part(self.kind, "".join(self.pieces), self.logprobs)
+        part = _part(self.kind, "".join(self.pieces), self.logprobs)
+        if self.annotations:
+            part["annotations"] = list(self.annotations)
+        return part
 
 
 @dataclass
@@ -54,57 +67,6 @@ class _ContentItem:
         return str(self.skeleton["id"])
 
 
-@dataclass
-class _CallItem:
-    index: int
-    item: Item
-    native_custom: bool
-    pieces: list[str] = field(default_factory=list)
-
-
-def _call_item(offered: OfferedTool | None, chat_name: str, call_id: str) -> Item:
-    """The output item a chat tool call becomes, by the kind of tool it calls."""
-    kind = offered.kind if offered else "function"
-    name = offered.name if offered else chat_name
-    if kind == "tool_search":
-        return {
-            "id": new_id("tsc"),
-            "type": "tool_search_call",
-            "status": "in_progress",
-            "call_id": call_id,
-            "arguments": {},
-            "execution": offered.execution if offered else "client",
-        }
-    if kind == "custom":
-        item = {
-            "id": new_id("ctc"),
-            "type": "custom_tool_call",
-            "status": "in_progress",
-            "call_id": call_id,
-            "name": name,
-            "input": "",
-        }
-    else:
-        item = {
-            "id": new_id("fc"),
-            "type": "function_call",
-            "status": "in_progress",
-            "arguments": "",
-            "call_id": call_id,
-            "name": name,
-        }
-    if offered is not None and offered.namespace is not None:
-        item["namespace"] = offered.namespace
-    return item
-
-
-def _decode_json(text: str) -> Any:
-    try:
-        return json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return None
-
-
 class Assembler:
     def __init__(
         self,
@@ -112,16 +74,20 @@ class Assembler:
         seal: Callable[[str], str] | None = None,
         *,
         think_tags: bool = False,
+        annotator: TextAnnotator | None = None,
     ) -> None:
         """``seal``, when given, adds ``encrypted_content`` to reasoning items; ``think_tags`` splits a
-        leading ``<think>`` block out of the content as reasoning."""
+        leading ``<think>`` block out of the content as reasoning; ``annotator`` reads the answer's
+        text for citations (hosted tools')."""
+        self._annotator = annotator
         self.items: list[Item] = []
         self._think = ThinkSplitter() if think_tags else None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.hosted_calls: list[PendingHostedCall] = []
         self._toolset = toolset
         self._seal = seal
-        self._open: _ContentItem | _CallItem | None = None
+        self._open: _ContentItem | CallItem | HostedCallItem | None = None
         self._closed_calls: set[int] = set()
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
@@ -146,18 +112,20 @@ class Assembler:
 
     def finish(self) -> list[Event]:
         out = self._flush_think()
+        self._release(out)
         self._close(out, status="incomplete" if self.finish_reason == "length" else "completed")
         return out
 
     def abort(self) -> list[Event]:
         """Close whatever was streaming when the call failed, so what the client saw is kept."""
         out = self._flush_think()
+        self._release(out)
         self._close(out, status="incomplete")
         return out
 
     def _content(self, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None) -> None:
         if self._think is None:
-            self._text("message", "output_text", text, out, logprobs)
+            self._output_text(text, out, logprobs)
             return
         for kind, part in self._think.feed(text):
             self._route(kind, part, out)
@@ -166,7 +134,41 @@ class Assembler:
         if kind == "reasoning":
             self._text("reasoning", "reasoning_text", text, out)
         else:
-            self._text("message", "output_text", text, out)
+            self._output_text(text, out)
+
+    def _output_text(self, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None = None) -> None:
+        if self._annotator is None:
+            self._text("message", "output_text", text, out, logprobs)
+            return
+        self._place(self._annotator.feed(text), out, logprobs)
+
+    def _release(self, out: list[Event]) -> None:
+        """Text the annotator still holds at the end of the call belongs to the answer."""
+        if self._annotator is not None:
+            self._place(self._annotator.flush(), out)
+
+    def _place(
+        self,
+        pieces: list[str | dict[str, Any]],
+        out: list[Event],
+        logprobs: list[dict[str, Any]] | None = None,
+        into: _ContentItem | None = None,
+    ) -> None:
+        """The annotator's pieces into the answer (``into``: the item whose text part is closing)."""
+        for piece in pieces:
+            current = into or self._part("message", "output_text", out)
+            if isinstance(piece, str):
+                self._append(current, piece, out, logprobs)
+                logprobs = None
+            else:
+                self._annotate(current, piece, out)
+
+    def _annotate(self, current: _ContentItem, annotation: dict[str, Any], out: list[Event]) -> None:
+        part = current.parts[-1]
+        annotation = {**annotation, "index": part.length}
+        part.annotations.append(annotation)
+        index = len(current.parts) - 1
+        out.append(events.annotation_added(current.id, index, len(part.annotations) - 1, annotation))
 
     def _flush_think(self) -> list[Event]:
         out: list[Event] = []
@@ -182,6 +184,10 @@ class Assembler:
         out: list[Event],
         logprobs: list[dict[str, Any]] | None = None,
     ) -> None:
+        self._append(self._part(item_type, kind, out), text, out, logprobs)
+
+    def _part(self, item_type: str, kind: str, out: list[Event]) -> _ContentItem:
+        """The open item of ``item_type`` with a ``kind`` part last, opened if need be."""
         current = self._open
         if not (isinstance(current, _ContentItem) and current.skeleton["type"] == item_type):
             self._close(out)
@@ -191,10 +197,16 @@ class Assembler:
             self._close_part(current, out)
             current.parts.append(_Part(kind))
             out.append(events.content_part_added(current.id, len(current.parts) - 1, _part(kind, "")))
+        return current
+
+    def _append(
+        self, current: _ContentItem, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None = None
+    ) -> None:
         part = current.parts[-1]
         part.pieces.append(text)
+        part.length += len(text)
         part.logprobs.extend(logprobs or ())
-        out.append(events.text_delta(kind, current.id, len(current.parts) - 1, text, logprobs))
+        out.append(events.text_delta(part.kind, current.id, len(current.parts) - 1, text, logprobs))
 
     def _tool_call(self, call: dict[str, Any], out: list[Event]) -> None:
         index = int(call.get("index", 0))
@@ -203,25 +215,36 @@ class Assembler:
         current = self._open
         # A new call id starts a new call even at a reused index (Ollama numbers every call 0).
         new_id_here = (
-            bool(call.get("id")) and isinstance(current, _CallItem) and call["id"] != current.item["call_id"]
+            bool(call.get("id"))
+            and isinstance(current, CallItem | HostedCallItem)
+            and call["id"] != call_id_of(current)
         )
-        if not (isinstance(current, _CallItem) and current.index == index) or new_id_here:
+        if not (isinstance(current, CallItem | HostedCallItem) and current.index == index) or new_id_here:
             if index in self._closed_calls and not call.get("id"):
                 raise UpstreamProtocolError(f"Provider interleaved the deltas of tool call {index}.")
             self._close(out)
-            chat_name = payload.get("name") or ""
-            offered = self._toolset.by_chat_name(chat_name) if self._toolset else None
-            item = _call_item(offered, chat_name, call.get("id") or new_id("call"))
-            current = self._open = _CallItem(index, item, native)
-            out.append(events.output_item_added(dict(item)))
+            current = self._open = self._open_call(index, call.get("id") or new_id("call"), payload, native)
+            if isinstance(current, CallItem):
+                out.append(events.output_item_added(dict(current.item)))
         piece = payload.get("input" if native else "arguments")
         if piece:
             current.pieces.append(piece)
+            if isinstance(current, HostedCallItem):
+                return
             kind = current.item["type"]
             if kind == "function_call":
                 out.append(events.arguments_delta(current.item["id"], piece))
             elif kind == "custom_tool_call" and current.native_custom:
                 out.append(events.custom_input_delta(current.item["id"], piece))
+
+    def _open_call(
+        self, index: int, call_id: str, payload: dict[str, Any], native: bool
+    ) -> CallItem | HostedCallItem:
+        chat_name = payload.get("name") or ""
+        offered = self._toolset.by_chat_name(chat_name) if self._toolset else None
+        if offered is not None and offered.hosted is not None:
+            return HostedCallItem(index, call_id, offered.hosted)
+        return CallItem(index, call_item(offered, chat_name, call_id), native)
 
     def _skeleton(self, item_type: str) -> Item:
         if item_type == "message":
@@ -244,6 +267,8 @@ class Assembler:
         if not current.parts:
             return
         part = current.parts[-1]
+        if part.kind == "output_text" and self._annotator is not None:
+            self._place(self._annotator.flush(), out, into=current)
         index = len(current.parts) - 1
         out.append(events.text_done(part.kind, current.id, index, "".join(part.pieces), part.logprobs))
         out.append(events.content_part_done(current.id, index, part.wire()))
@@ -252,9 +277,15 @@ class Assembler:
         current, self._open = self._open, None
         if current is None:
             return
-        if isinstance(current, _CallItem):
+        if isinstance(current, HostedCallItem):
             self._closed_calls.add(current.index)
-            item = self._close_call(current, status, out)
+            if status == "completed":  # a call cut short is never run
+                call = HostedCall(current.call_id, "".join(current.pieces))
+                self.hosted_calls.append(PendingHostedCall(current.tool, call))
+            return
+        if isinstance(current, CallItem):
+            self._closed_calls.add(current.index)
+            item = close_call(current, status, out)
         else:
             self._close_part(current, out)
             content = [part.wire() for part in current.parts]
@@ -263,27 +294,3 @@ class Assembler:
                 item["encrypted_content"] = self._seal("".join(part["text"] for part in content))
         self.items.append(item)
         out.append(events.output_item_done(item))
-
-    def _close_call(self, current: _CallItem, status: str, out: list[Event]) -> Item:
-        text = "".join(current.pieces)
-        kind = current.item["type"]
-        if kind == "function_call":
-            item = {**current.item, "status": status, "arguments": text}
-            out.append(events.arguments_done(item))
-        elif kind == "custom_tool_call":
-            value = text if current.native_custom else _decode_json(text)
-            raw = value.get("input") if isinstance(value, dict) else None
-            item = {**current.item, "status": status, "input": raw if isinstance(raw, str) else text}
-            if (
-                not current.native_custom and item["input"]
-            ):  # the fallback streams nothing until it can decode
-                out.append(events.custom_input_delta(item["id"], item["input"]))
-            out.append(events.custom_input_done(item))
-        else:
-            arguments = _decode_json(text)
-            item = {
-                **current.item,
-                "status": status,
-                "arguments": arguments if arguments is not None else text,
-            }
-        return item

@@ -1,7 +1,8 @@
 """Responses items -> chat-completions messages.
 
 One converter per item type, looked up in ``CONVERTERS``: a new item type is a
-new entry, never a special case in the loop. Assistant-side items that follow
+new entry, never a special case in the loop. Items of hosted tools are read by
+the tool's own reader (``tools/registry.py``). Assistant-side items that follow
 each other (reasoning, text, tool calls) fold into one assistant message, as
 chat-completions expects.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from parley.engine.toolset import Toolset
+from parley.tools.registry import READERS
 from parley.wire.items import Item
 
 Message = dict[str, Any]
@@ -98,32 +100,17 @@ def _custom_tool_call(item: Item, out: MessageBuilder) -> None:
         _tool_call(out, {"id": item["call_id"], "type": "function", "function": function})
 
 
-def _tool_search_call(item: Item, out: MessageBuilder) -> None:
-    arguments = item.get("arguments")
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
-    function = {"name": "tool_search", "arguments": text}
-    _tool_call(out, {"id": item.get("call_id") or item["id"], "type": "function", "function": function})
-
-
 def _call_output(item: Item, out: MessageBuilder) -> None:
     out.add({"role": "tool", "tool_call_id": item["call_id"], "content": _content(item["output"])})
 
 
-def _tool_search_output(item: Item, out: MessageBuilder) -> None:
-    """The loaded tools, by the names the model can now call them."""
-    found = []
-    for tool in item["tools"]:
-        members = tool.get("tools") or () if tool.get("type") == "namespace" else [tool]
-        namespace = tool.get("name") if tool.get("type") == "namespace" else None
-        for member in members:
-            found.append(
-                {
-                    "name": out.toolset.chat_name(str(member.get("name")), namespace),
-                    "description": member.get("description") or "",
-                }
-            )
-    content = json.dumps({"loaded_tools": found})
-    out.add({"role": "tool", "tool_call_id": item.get("call_id") or item["id"], "content": content})
+def _hosted(item: Item, out: MessageBuilder) -> None:
+    """An item a hosted tool added, read back by that tool's own reader."""
+    piece = READERS[item["type"]](item, out.toolset)
+    for call in piece.tool_calls:
+        _tool_call(out, call)
+    for message in piece.messages:
+        out.add(message)
 
 
 def _reasoning(item: Item, out: MessageBuilder) -> None:
@@ -134,13 +121,12 @@ def _reasoning(item: Item, out: MessageBuilder) -> None:
 
 
 CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
+    **{kind: _hosted for kind in READERS},
     "message": _message,
     "function_call": _function_call,
     "function_call_output": _call_output,
     "custom_tool_call": _custom_tool_call,
     "custom_tool_call_output": _call_output,
-    "tool_search_call": _tool_search_call,
-    "tool_search_output": _tool_search_output,
     "reasoning": _reasoning,
 }
 

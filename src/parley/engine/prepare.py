@@ -19,6 +19,8 @@ from parley.ids import Prefix, new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
 from parley.storage.base import ResponseStore
+from parley.tools.base import HostedTool, ToolServices
+from parley.tools.registry import HOSTED
 from parley.wire.items import AssistantMessage, Item, ItemReference
 from parley.wire.request import CreateResponseRequest
 from parley.wire.response import new_response
@@ -41,6 +43,7 @@ class EngineDeps:
     router: ModelRouter
     sealer: ReasoningSealer
     live: LiveResponses = field(default_factory=LiveResponses)
+    tools: ToolServices = field(default_factory=ToolServices)
 
 
 @dataclass
@@ -79,13 +82,30 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
         )
     context = history + [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
     _check_call_outputs(context, len(history))
-    toolset = Toolset(request.tools, native_custom=provider.capabilities.native_custom_tools)
+    hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
+    toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
     for item in context:
         if item["type"] == "tool_search_output":
             toolset.load(item["tools"])
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
     response = new_response(request, new_id("resp"), int(time.time()))
     return Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
+
+
+async def _hosted_tools(
+    request: CreateResponseRequest, services: ToolServices, owner: str
+) -> tuple[list[HostedTool], list[Any]]:
+    """The request's tools that Parley runs for this response, and the rest (the caller's)."""
+    hosted: list[HostedTool] = []
+    client: list[Any] = []
+    for index, tool in enumerate(request.tools):
+        kind = HOSTED.get(tool.type)
+        built = await kind.build(tool, services, owner, f"tools[{index}]") if kind is not None else None
+        if built is None:
+            client.append(tool)
+        else:
+            hosted.append(built)
+    return hosted, client
 
 
 def _readable(item: Item, index: int, sealer: ReasoningSealer) -> Item:

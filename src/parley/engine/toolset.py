@@ -5,7 +5,8 @@ cannot collide (namespace members as ``<namespace>__<name>``), and every chat
 tool call maps back, by that name, to the item type the Responses API uses:
 ``function_call`` (with ``namespace``), ``custom_tool_call`` or
 ``tool_search_call``. Deferred tools (``defer_loading``) are held back until a
-``tool_search_output`` loads them.
+``tool_search_output`` loads them. Hosted tools (``tools/``) are offered here too,
+as the one function each defines; their calls are run by Parley, not handed back.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from parley.tools.base import HostedTool
+from parley.tools.tool_search import chat_tool as search_chat_tool
 from parley.wire.tools import CustomTool, FunctionTool, GrammarFormat, NamespaceTool, ToolSearchTool
 
-Kind = Literal["function", "custom", "tool_search"]
+Kind = Literal["function", "custom", "tool_search", "hosted"]
 NAMESPACE_SEPARATOR = "__"
-_DEFAULT_SEARCH_PARAMETERS: dict[str, Any] = {
-    "type": "object",
-    "properties": {"query": {"type": "string", "description": "What kind of tool is needed."}},
-    "required": ["query"],
-}
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class OfferedTool:
     chat_name: str
     chat_tool: dict[str, Any]
     """The definition the provider sees."""
-    execution: Literal["client", "server"] = "client"
+    hosted: HostedTool | None = None
 
 
 def _custom_description(tool: CustomTool) -> str:
@@ -87,11 +85,16 @@ def _function_chat_tool(tool: FunctionTool, chat_name: str) -> dict[str, Any]:
 
 
 class Toolset:
-    def __init__(self, tools: list[Any], *, native_custom: bool) -> None:
+    def __init__(
+        self, tools: list[Any], *, native_custom: bool, hosted: list[HostedTool] | tuple[()] = ()
+    ) -> None:
+        """``tools`` are the client-side tools; ``hosted`` the tools Parley runs for this response."""
         self._native_custom = native_custom
         self._offered: dict[str, OfferedTool] = {}
         self._deferred: dict[tuple[str | None, str], FunctionTool | CustomTool] = {}
         self._chat_names: dict[tuple[str | None, str], str] = {}
+        for tool in hosted:
+            self._offer_hosted(tool)
         for tool in tools:
             if isinstance(tool, NamespaceTool):
                 for member in tool.tools:
@@ -110,9 +113,8 @@ class Toolset:
     def _offer(self, tool: FunctionTool | CustomTool, namespace: str | None) -> None:
         if (namespace, tool.name) in self._chat_names:
             return
-        chat_name = tool.name if namespace is None else f"{namespace}{NAMESPACE_SEPARATOR}{tool.name}"
-        while chat_name in self._offered:  # a top-level tool already owns the name
-            chat_name += "_"
+        own = tool.name if namespace is None else f"{namespace}{NAMESPACE_SEPARATOR}{tool.name}"
+        chat_name = self._unique(own)
         if isinstance(tool, CustomTool):
             offered = OfferedTool(
                 "custom",
@@ -128,16 +130,21 @@ class Toolset:
         self._offered[chat_name] = offered
         self._chat_names[(namespace, tool.name)] = chat_name
 
+    def _offer_hosted(self, tool: HostedTool) -> None:
+        chat_tool = tool.chat_tool()
+        chat_name = str(chat_tool["function"]["name"])
+        self._offered[chat_name] = OfferedTool("hosted", chat_name, None, chat_name, chat_tool, tool)
+
+    def _unique(self, chat_name: str) -> str:
+        while chat_name in self._offered:  # a hosted or top-level tool already owns the name
+            chat_name += "_"
+        return chat_name
+
     def _offer_search(self, tool: ToolSearchTool) -> None:
-        function = {
-            "name": "tool_search",
-            "description": tool.description or "Search for tools that are not loaded yet, by what they do.",
-            "parameters": tool.parameters or _DEFAULT_SEARCH_PARAMETERS,
-        }
-        chat_tool = {"type": "function", "function": function}
-        self._offered["tool_search"] = OfferedTool(
-            "tool_search", "tool_search", None, "tool_search", chat_tool, tool.execution
-        )
+        chat_name = self._unique("tool_search")
+        function = search_chat_tool(tool)["function"]
+        chat_tool = {"type": "function", "function": {**function, "name": chat_name}}
+        self._offered[chat_name] = OfferedTool("tool_search", "tool_search", None, chat_name, chat_tool)
 
     def load(self, tools: list[dict[str, Any]]) -> None:
         """Make tools returned by a ``tool_search_output`` callable from now on."""
@@ -164,6 +171,9 @@ class Toolset:
     @property
     def deferred(self) -> list[tuple[str | None, FunctionTool | CustomTool]]:
         return [(namespace, tool) for (namespace, _), tool in self._deferred.items()]
+
+    def hosted(self) -> list[HostedTool]:
+        return [offered.hosted for offered in self._offered.values() if offered.hosted is not None]
 
     def chat_tools(self) -> list[dict[str, Any]]:
         return [offered.chat_tool for offered in self._offered.values()]

@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from parley.engine.assemble import Assembler
+from parley.engine.calls import PendingHostedCall
 from parley.engine.chat_request import chat_body
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
+from parley.engine.hosted import CLIENT_CALLS, run_hosted
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
-from parley.engine.server_tools import is_client_call, is_server_call, run_server_call
 from parley.engine.usage import Usage
 from parley.errors import (
     ContextLengthExceeded,
@@ -28,6 +29,7 @@ from parley.errors import (
     UpstreamProtocolError,
     UpstreamStatus,
 )
+from parley.tools.citations import chain
 from parley.wire.events import Event
 from parley.wire.items import Item
 
@@ -78,29 +80,34 @@ MAX_MODEL_CALLS = 64
 
 
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
-    """Model call, then the server-side tools it asked for, then the model again, until none is left."""
+    """Model call, then the hosted tools it asked for, then the model again, until none is left."""
     tool_calls = 0
     for _ in range(MAX_MODEL_CALLS):
         items: list[Item] = []
-        async for event in _model_call(turn, usage, items):
+        hosted: list[PendingHostedCall] = []
+        async for event in _model_call(turn, usage, items, hosted):
             yield event
         turn.context.extend(items)
-        server_calls = [item for item in items if is_server_call(item)]
-        for call in server_calls:
-            if turn.request.max_tool_calls is not None and tool_calls >= turn.request.max_tool_calls:
-                raise LimitReached("max_tool_calls")
-            tool_calls += 1
-            async for event in run_server_call(turn, call):
+        limit = turn.request.max_tool_calls
+        allowed = hosted if limit is None else hosted[: max(0, limit - tool_calls)]
+        tool_calls += len(allowed)
+        if allowed:
+            async for event in run_hosted(turn, allowed):
                 yield event
-        if not server_calls or any(is_client_call(item) for item in items):
+        if len(allowed) < len(hosted):
+            raise LimitReached("max_tool_calls")
+        if not hosted or any(item["type"] in CLIENT_CALLS for item in items):
             return
     raise ParleyError(
         f"The model kept calling tools past {MAX_MODEL_CALLS} model calls.", code="server_error"
     )
 
 
-async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncIterator[Event]:
-    """One streamed chat completion, assembled into output items (appended to ``items``)."""
+async def _model_call(
+    turn: Turn, usage: Usage, items: list[Item], hosted: list[PendingHostedCall]
+) -> AsyncIterator[Event]:
+    """One streamed chat completion, assembled into output items (appended to ``items``) and the
+    hosted tool calls to run next (appended to ``hosted``)."""
     request = turn.request
     max_tokens = request.max_output_tokens
     if max_tokens is not None:
@@ -114,7 +121,13 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
         with_reasoning=turn.provider.capabilities.reasoning_in_history,
     )
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
-    assembler = Assembler(turn.toolset, turn.seal, think_tags=turn.provider.capabilities.think_tags)
+    annotators = [tool.annotator(turn.context) for tool in turn.toolset.hosted()]
+    assembler = Assembler(
+        turn.toolset,
+        turn.seal,
+        think_tags=turn.provider.capabilities.think_tags,
+        annotator=chain([a for a in annotators if a is not None]),
+    )
     try:
         async for chunk in _fitting_stream(turn, body):
             for event in _feed(assembler, chunk, turn.provider.name):
@@ -127,6 +140,7 @@ async def _model_call(turn: Turn, usage: Usage, items: list[Item]) -> AsyncItera
         yield event
     usage.add(assembler.usage)
     items.extend(assembler.items)
+    hosted.extend(assembler.hosted_calls)
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)

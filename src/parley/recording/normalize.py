@@ -35,14 +35,26 @@ _ID_PREFIXES = "|".join(sorted((p for p in get_args(Prefix) if p != "file"), key
 _GENERATED_ID = re.compile(rf"(?<![0-9A-Za-z])(?:({_ID_PREFIXES})_|file-)[0-9a-f]{{48}}(?![0-9A-Za-z])")
 
 
+# Chat tool-call ids Parley derives from an item id (``call_`` + 24 hex digits, short enough for
+# providers that cap ids), and the scores of search results laid out for the model: both change
+# from run to run (the scores with the embedder's floating point) while the call stays the same.
+_DERIVED_CALL_ID = re.compile(r"(?<![0-9A-Za-z])call_[0-9a-f]{24}(?![0-9A-Za-z])")
+_SEARCH_SCORE = re.compile(r"(?<=score: )-?[0-9][0-9.e+-]*")
+
+
 def _placeholder(match: re.Match[str]) -> str:
     prefix = match.group(1)
     return "file-<id>" if prefix is None else f"{prefix}_<id>"
 
 
 def normalize_ids(text: str) -> str:
-    """Replace every generated id in ``text`` by its prefix plus ``<id>``."""
-    return _GENERATED_ID.sub(_placeholder, text)
+    """Replace every generated id in ``text`` by its prefix plus ``<id>``, and search scores."""
+    text = _GENERATED_ID.sub(_placeholder, text)
+    if "call_" in text:
+        text = _DERIVED_CALL_ID.sub("call_<id>", text)
+    if "score: " in text:
+        text = _SEARCH_SCORE.sub("<score>", text)
+    return text
 
 
 def _normalize_value(value: Any, volatile_keys: frozenset[str]) -> Any:

@@ -85,3 +85,13 @@ def custom_input_delta(item_id: str, delta: str) -> Event:
 
 def custom_input_done(item: Item) -> Event:
     return {"type": "response.custom_tool_call_input.done", "item_id": item["id"], "input": item["input"]}
+
+
+def annotation_added(item_id: str, content_index: int, annotation_index: int, annotation: Any) -> Event:
+    return {
+        "type": "response.output_text.annotation.added",
+        "item_id": item_id,
+        "content_index": content_index,
+        "annotation_index": annotation_index,
+        "annotation": annotation,
+    }

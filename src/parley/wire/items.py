@@ -145,6 +145,24 @@ class ToolSearchOutput(_Model):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
+class FileSearchResult(_Model):
+    file_id: str | None = None
+    filename: str | None = None
+    score: float | None = None
+    text: str | None = None
+    attributes: dict[str, str | float | bool] | None = None
+
+
+class FileSearchCall(_Model):
+    """A hosted search, echoed back by a stateless caller: its results are what the model saw."""
+
+    type: Literal["file_search_call"]
+    id: str = Field(min_length=1)
+    queries: list[str]
+    status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] = "completed"
+    results: list[FileSearchResult] | None = None
+
+
 class ItemReference(_Model):
     type: Literal["item_reference"] = "item_reference"
     id: str
@@ -172,6 +190,7 @@ InputItem = Annotated[
     | Annotated[CustomToolCallOutput, Tag("custom_tool_call_output")]
     | Annotated[ToolSearchCall, Tag("tool_search_call")]
     | Annotated[ToolSearchOutput, Tag("tool_search_output")]
+    | Annotated[FileSearchCall, Tag("file_search_call")]
     | Annotated[ItemReference, Tag("item_reference")],
     Discriminator(_item_tag),
 ]

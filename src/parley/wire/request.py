@@ -115,7 +115,7 @@ class CreateResponseRequest(BaseModel):
                 if kind in UNSUPPORTED_TOOL_TYPES:
                     raise InvalidRequest(
                         f"Tool type '{kind}' is not supported by this server yet; supported tool types: "
-                        "function, custom, namespace, tool_search, web_search.",
+                        "function, custom, namespace, tool_search, file_search, web_search.",
                         param=f"tools[{index}].type",
                         code="unsupported_tool_type",
                     )

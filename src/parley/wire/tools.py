@@ -65,6 +65,29 @@ class ToolSearchTool(_Tool):
     parameters: dict[str, Any] | None = None
 
 
+class HybridWeights(BaseModel):
+    embedding_weight: float = Field(ge=0)
+    text_weight: float = Field(ge=0)
+
+
+class RankingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    hybrid_search: HybridWeights | None = None
+
+
+class FileSearchTool(_Tool):
+    """Search over the caller's vector stores (``filters`` are checked when the tool is built)."""
+
+    type: Literal["file_search"]
+    vector_store_ids: list[str] = Field(min_length=1)
+    filters: dict[str, Any] | None = None
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    ranking_options: RankingOptions | None = None
+
+
 class WebSearchTool(_Tool):
     type: Literal[
         "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"
@@ -72,12 +95,12 @@ class WebSearchTool(_Tool):
 
 
 Tool = Annotated[
-    FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | WebSearchTool, Field(discriminator="type")
+    FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | FileSearchTool | WebSearchTool,
+    Field(discriminator="type"),
 ]
 
 UNSUPPORTED_TOOL_TYPES = frozenset(
     {
-        "file_search",
         "mcp",
         "code_interpreter",
         "image_generation",

@@ -1,6 +1,8 @@
 """The embedded SQLite backend: one file under the data dir, WAL, one writer thread."""
 
 from parley.storage.sqlite.database import Database
+from parley.storage.sqlite.files import SqliteFileStore
 from parley.storage.sqlite.responses import SqliteResponseStore
+from parley.storage.sqlite.vector_stores import SqliteVectorStoreStore
 
-__all__ = ["Database", "SqliteResponseStore"]
+__all__ = ["Database", "SqliteFileStore", "SqliteResponseStore", "SqliteVectorStoreStore"]

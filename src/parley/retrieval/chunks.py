@@ -1,0 +1,213 @@
+"""The SQLite half of the embedded index: chunk rows, their FTS5 keyword index and the label map.
+
+SQLite is the source of truth for which chunks exist. Each row carries the integer ``label`` of
+its vector in the vector file, and ``meta.generation`` says which vector file that is, so a
+compaction that renumbers labels commits atomically with the switch to the new file. The FTS5
+table uses the chunk's ``rowid`` (never renumbered), not its label, so compaction does not have
+to rebuild the keyword index.
+
+Callers hold the index's readers-writer lock: writes are exclusive, reads may overlap, and each
+reading thread gets its own connection (WAL lets them read while nothing writes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from parley.retrieval.filters import Filter, to_sql
+from parley.retrieval.index import Chunk
+
+T = TypeVar("T")
+Labels = npt.NDArray[np.int64]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    file_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    label INTEGER NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS chunks_file ON chunks (file_id, position);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+COLUMNS = "id, file_id, position, text, attributes, token_count"
+QUALIFIED = ", ".join(f"chunks.{column}" for column in COLUMNS.split(", "))  # ``text`` is also FTS's
+MAX_QUERY_TERMS = 64
+_WORD = re.compile(r"\w+")
+
+
+def _chunk(row: Any) -> Chunk:
+    id_, file_id, position, text, attributes, token_count = row[:6]
+    return Chunk(id_, file_id, position, text, json.loads(attributes), token_count)
+
+
+def match_expression(text: str) -> str | None:
+    """Free text as an FTS5 query: any of its words (bm25 ranks documents with more of them higher).
+
+    Each word is quoted, so FTS5 operators typed by a user (AND, NEAR, ``*``, ``:``) are just words.
+    """
+    words = list(dict.fromkeys(_WORD.findall(text.lower())))[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{word}"' for word in words) or None
+
+
+class ChunkTable:
+    def __init__(self, path: Path, dimension: int) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('dimension', ?), ('generation', 0)", (dimension,))
+        stored = self._meta("dimension")
+        if stored != dimension:
+            raise ValueError(f"index at {path} has dimension {stored}, not {dimension}")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._guard:
+                self._connections.append(conn)
+        return conn
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _meta(self, name: str) -> int:
+        return int(self._conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0])
+
+    def generation(self) -> int:
+        return self._meta("generation")
+
+    def insert(self, chunks: Sequence[Chunk], labels: Labels, before_commit: Callable[[], None]) -> None:
+        """Insert rows; ``before_commit`` (the vector append) runs inside the transaction."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            first = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) + 1 FROM chunks").fetchone()[0])
+            rows = [
+                (
+                    first + i,
+                    c.id,
+                    c.file_id,
+                    c.position,
+                    c.text,
+                    json.dumps(c.attributes),
+                    c.token_count,
+                    int(label),
+                )
+                for i, (c, label) in enumerate(zip(chunks, labels, strict=True))
+            ]
+            try:
+                conn.executemany(
+                    f"INSERT INTO chunks (rowid, {COLUMNS}, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"a chunk id is already indexed: {exc}") from exc
+            fts = [(row[0], row[4]) for row in rows]
+            conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", fts)
+            before_commit()
+
+        self._transaction(write)
+
+    def delete_file(self, file_id: str) -> Labels:
+        def write(conn: sqlite3.Connection) -> Labels:
+            rows = conn.execute(
+                "SELECT rowid, text, label FROM chunks WHERE file_id = ?", (file_id,)
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
+                [(rowid, text) for rowid, text, _ in rows],
+            )
+            conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            return np.array([label for _, _, label in rows], dtype=np.int64)
+
+        return self._transaction(write)
+
+    def update_attributes(self, file_id: str, attributes: str) -> None:
+        self._transaction(
+            lambda c: c.execute("UPDATE chunks SET attributes = ? WHERE file_id = ?", (attributes, file_id))
+        )
+
+    def relabel(self, old_labels: Labels, generation: int) -> None:
+        """Renumber ``old_labels`` (sorted) to 0..n-1 and switch generation, in one transaction.
+
+        Ascending order never collides with the UNIQUE label: each new label is at most the old
+        one, and the row that held it has already moved lower.
+        """
+
+        def write(conn: sqlite3.Connection) -> None:
+            pairs = ((new, int(old)) for new, old in enumerate(old_labels))
+            conn.executemany("UPDATE chunks SET label = ? WHERE label = ?", pairs)
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'generation'", (generation,))
+
+        self._transaction(write)
+
+    def labels(self, filter: Filter | None = None) -> Labels:
+        """Labels of every chunk, or of those passing ``filter`` (evaluated inside SQLite)."""
+        where, params = to_sql(filter) if filter is not None else ("1", [])
+        cursor = self._conn().execute(f"SELECT label FROM chunks WHERE {where}", params)
+        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+
+    def by_labels(self, labels: Iterable[int]) -> dict[int, Chunk]:
+        wanted = [int(label) for label in labels]
+        marks = ", ".join("?" * len(wanted))
+        sql = f"SELECT {COLUMNS}, label FROM chunks WHERE label IN ({marks})"
+        return {int(row[6]): _chunk(row) for row in self._conn().execute(sql, wanted)}
+
+    def keyword(self, text: str, k: int, filter: Filter | None) -> list[tuple[Chunk, float]]:
+        """The top ``k`` chunks by bm25, the filter applied in the same query; bm25 as ``x/(1+x)``."""
+        expression = match_expression(text)
+        if expression is None or k <= 0:
+            return []
+        where, params = to_sql(filter) if filter is not None else ("1", [])
+        sql = (
+            f"SELECT {QUALIFIED}, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks"
+            f" ON chunks.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+        )
+        rows = self._conn().execute(sql, [expression, *params, k]).fetchall()
+        return [(_chunk(row), max(-float(row[6]), 1e-9) / (1.0 + max(-float(row[6]), 1e-9))) for row in rows]
+
+    def chunks_of(self, file_id: str) -> list[Chunk]:
+        sql = f"SELECT {COLUMNS} FROM chunks WHERE file_id = ? ORDER BY position"
+        return [_chunk(row) for row in self._conn().execute(sql, (file_id,))]
+
+    def file_ids(self) -> set[str]:
+        return {row[0] for row in self._conn().execute("SELECT DISTINCT file_id FROM chunks")}
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def close(self) -> None:
+        with self._guard:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,126 @@
+"""Combining rankings: vector + keyword within a store (hybrid), and several stores into one list.
+
+Vector similarity and bm25 live on unrelated scales, so hybrid search fuses ranks or normalized
+scores, never raw scores. Both fusions return scores in [0, 1] so one ``score_threshold`` means
+something for every mode:
+
+* ``reciprocal_rank_fusion``: ``sum(1 / (k + rank))`` over the rankings (rank from 1), divided by
+  its maximum ``len(rankings) / (k + 1)``; a chunk first in every ranking scores 1.0, a chunk
+  first in one of two rankings and absent from the other scores 0.5. Robust, needs no tuning.
+* ``weighted_fusion``: ``alpha * vector + (1 - alpha) * keyword`` after min-max normalizing each
+  list (a chunk missing from a list gets 0 from it). Tunable when one signal is known better.
+
+Everything here is a pure function of its inputs except the two that call ``ChunkIndex`` methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from parley.retrieval.filters import Filter
+from parley.retrieval.index import ChunkIndex, Hit, SearchMode, Vectors
+
+Ranker = Literal["rrf", "weighted"]
+RRF_K = 60
+DEFAULT_LIMIT = 10
+
+
+def _ranked(scores: dict[str, float], hits: dict[str, Hit], limit: int) -> list[Hit]:
+    """Best first; ties keep first-seen order (dicts preserve it and ``sorted`` is stable)."""
+    order = sorted(scores, key=lambda chunk_id: -scores[chunk_id])[: max(limit, 0)]
+    return [Hit(hits[chunk_id].chunk, scores[chunk_id]) for chunk_id in order]
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[Hit]], k: int = RRF_K, limit: int = DEFAULT_LIMIT
+) -> list[Hit]:
+    if not rankings:
+        return []
+    scores: dict[str, float] = {}
+    hits: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            hits.setdefault(hit.chunk.id, hit)
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (k + rank)
+    best = len(rankings) / (k + 1)
+    return _ranked({chunk_id: score / best for chunk_id, score in scores.items()}, hits, limit)
+
+
+def _min_max(hits: Sequence[Hit]) -> dict[str, float]:
+    """Scores rescaled to [0, 1] within the list; a list of equal scores all become 1.0."""
+    if not hits:
+        return {}
+    low, high = min(hit.score for hit in hits), max(hit.score for hit in hits)
+    span = high - low
+    return {hit.chunk.id: (hit.score - low) / span if span > 0 else 1.0 for hit in hits}
+
+
+def weighted_fusion(
+    vector: Sequence[Hit], keyword: Sequence[Hit], alpha: float, limit: int = DEFAULT_LIMIT
+) -> list[Hit]:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+    vector_scores, keyword_scores = _min_max(vector), _min_max(keyword)
+    hits = {hit.chunk.id: hit for hit in [*vector, *keyword]}
+    scores = {
+        chunk_id: alpha * vector_scores.get(chunk_id, 0.0) + (1 - alpha) * keyword_scores.get(chunk_id, 0.0)
+        for chunk_id in hits
+    }
+    return _ranked(scores, hits, limit)
+
+
+def hybrid_search(
+    index: ChunkIndex,
+    vector: Vectors,
+    text: str,
+    k: int,
+    filter: Filter | None,
+    *,
+    ranker: Ranker = "rrf",
+    alpha: float = 0.5,
+    candidates: int | None = None,
+) -> list[Hit]:
+    """Vector and keyword search over one store, each ``candidates`` deep, fused to the top ``k``.
+
+    Fusing deeper lists than ``k`` lets a chunk that is merely good in both beat one that is top
+    in one and missing from the other; the default depth is ``max(4 * k, 40)``.
+    """
+    depth = candidates if candidates is not None else max(4 * k, 40)
+    by_vector = index.vector_search(vector, depth, filter)
+    by_keyword = index.keyword_search(text, depth, filter)
+    if ranker == "rrf":
+        return reciprocal_rank_fusion([by_vector, by_keyword], limit=k)
+    return weighted_fusion(by_vector, by_keyword, alpha, limit=k)
+
+
+def search_stores(
+    indexes: Sequence[ChunkIndex],
+    vector: Vectors | None,
+    text: str,
+    k: int,
+    filter: Filter | None,
+    *,
+    mode: SearchMode,
+    score_threshold: float = 0.0,
+    ranker: Ranker = "rrf",
+    alpha: float = 0.5,
+) -> list[Hit]:
+    """Search several stores alike, merge by score, drop hits under the threshold, keep the top ``k``.
+
+    ``vector`` may be None only in keyword mode (no embedding call is needed then).
+    """
+    if vector is None and mode != "keyword":
+        raise ValueError(f"{mode} search needs a query vector")
+    hits: list[Hit] = []
+    for index in indexes:
+        if mode == "keyword":
+            hits.extend(index.keyword_search(text, k, filter))
+        elif mode == "vector":
+            assert vector is not None
+            hits.extend(index.vector_search(vector, k, filter))
+        else:
+            assert vector is not None
+            hits.extend(hybrid_search(index, vector, text, k, filter, ranker=ranker, alpha=alpha))
+    kept = [hit for hit in hits if hit.score >= score_threshold]
+    return sorted(kept, key=lambda hit: -hit.score)[: max(k, 0)]

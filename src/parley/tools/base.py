@@ -1,0 +1,126 @@
+"""The seam every hosted tool plugs into: a tool Parley runs itself, between model calls.
+
+A hosted tool is declared in a request's ``tools`` by its ``type`` and built for
+that one response (``HostedToolType.build``). It is then:
+
+- **offered** to the model as one chat-completions function (``chat_tool``);
+- **run** when the model calls it: ``run`` yields the unstamped events of the
+  output items the call adds, ``response.output_item.added`` first, its progress
+  events while the item is open, ``response.output_item.done`` last. The items
+  of the ``done`` events join the turn's context, so the next model call sees them;
+- **read back** into chat messages, on later model calls and later turns, by a
+  ``Reader`` per output item type (``HostedToolType.readers``): the assistant's
+  tool call and the tool result the model saw.
+
+The engine asks the registry (``tools/registry.py``) and never branches on a
+tool's kind: a new hosted tool is a module here, a registry line and its wire models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from parley.retrieval.library import VectorStoreLibrary
+
+Item = dict[str, Any]
+Event = dict[str, Any]
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HostedCall:
+    """A model's call to a hosted tool, read off the chat stream whole."""
+
+    call_id: str
+    arguments: str
+    """The raw JSON text the model wrote; a tool decides how lenient to be with it."""
+
+
+class DeferredTool(Protocol):
+    name: str
+    description: str | None
+    type: str
+
+
+class ToolHost(Protocol):
+    """What a running tool may use of the turn it runs in."""
+
+    owner: str
+
+    @property
+    def deferred(self) -> list[tuple[str | None, Any]]:
+        """Tools held back with ``defer_loading``, as (namespace, tool)."""
+        ...
+
+    def load(self, tools: list[dict[str, Any]]) -> None:
+        """Make tools callable from the next model call on."""
+
+
+class TextAnnotator(Protocol):
+    """Reads the answer's text as it streams: visible text out, annotations where they belong."""
+
+    def feed(self, text: str) -> list[str | Json]:
+        """Visible pieces of ``text`` (possibly held back, possibly empty) and annotations between them."""
+        ...
+
+    def flush(self) -> list[str | Json]:
+        """The end of the text part: release whatever was held back."""
+        ...
+
+
+class HostedTool(Protocol):
+    def chat_tool(self) -> Json:
+        """The chat-completions definition the provider sees (``{"type": "function", ...}``)."""
+        ...
+
+    def run(self, call: HostedCall, host: ToolHost) -> AsyncIterator[Event]:
+        """The events of the items this call adds; a failure raises ``ToolFailed``."""
+        ...
+
+    def annotator(self, context: Sequence[Item]) -> TextAnnotator | None:
+        """What reads the next answer for this tool's citations, given the items so far; None: nothing."""
+        ...
+
+
+class ChatNames(Protocol):
+    def chat_name(self, name: str, namespace: str | None) -> str:
+        """The name the provider knows a tool by."""
+        ...
+
+
+@dataclass
+class ChatPiece:
+    """What one stored item contributes to the chat history."""
+
+    tool_calls: list[Json] = field(default_factory=list)
+    """Tool calls of the assistant message this item belongs to."""
+    messages: list[Json] = field(default_factory=list)
+    """Messages that follow it (tool results)."""
+
+
+Reader = Callable[[Item, ChatNames], ChatPiece]
+
+
+@dataclass(frozen=True)
+class ToolServices:
+    """The long-lived parts hosted tools run on, wired once in ``app.py``."""
+
+    vector_stores: VectorStoreLibrary | None = None
+
+
+Builder = Callable[[BaseModel, ToolServices, str, str], Awaitable[HostedTool | None]]
+"""Build a tool from its validated request definition for one owner (then ``param``, the tool's place
+in the request, e.g. ``tools[2]``, for errors); None: not hosted after all."""
+
+
+@dataclass(frozen=True)
+class HostedToolType:
+    build: Builder
+    readers: dict[str, Reader]
+    """Chat readers of the output item types this tool adds."""
+    included: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """``include`` values -> (item type, field) that is only sent when asked for."""
