@@ -198,7 +198,7 @@ def child_flags(args: argparse.Namespace) -> list[str]:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="one small size (20k), for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="one small size (10k), for a smoke run")
     parser.add_argument("--sizes", default="100k,1m", help="comma-separated sizes, e.g. 100k,1m")
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--centers", type=int, default=1000)
@@ -228,9 +228,9 @@ def main(argv: list[str]) -> int:
     if args.child:
         print(json.dumps(measure(args)))
         return 0
-    sizes = ["20k"] if args.quick else args.sizes.split(",")
+    sizes = ["10k"] if args.quick else args.sizes.split(",")
     if args.quick:
-        args.queries, args.single = min(args.queries, 200), min(args.single, 50)
+        args.queries, args.single = min(args.queries, 100), min(args.single, 50)
     with tempfile.TemporaryDirectory(prefix="bench_index-") as tmp:
         base = args.workdir or Path(tmp)
         results = {label: run_size(size(label), args, base) for label in sizes}

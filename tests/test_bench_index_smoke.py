@@ -1,6 +1,6 @@
 """``benchmarks/bench_index.py --quick`` still runs end to end and reports every measurement.
 
-It builds a 20k-chunk index, reopens it in a child process and searches it, so this catches a
+It builds a 10k-chunk index, reopens it in a child process and searches it, so this catches a
 broken script as well as an index that no longer reopens or whose recall has collapsed.
 """
 
@@ -29,8 +29,8 @@ def test_quick_index_benchmark_reports_every_measurement() -> None:
     report = json.loads(lines[0])
     assert report["benchmark"] == "bench_index"
     assert set(report) >= {"commit", "date", "machine", "config", "results"}
-    result = report["results"]["20k"]
-    assert result["n"] == 20_000
+    result = report["results"]["10k"]
+    assert result["n"] == 10_000
     assert result["build_s"] > 0
     assert result["reopen_s"] < 5
     assert result["index_rss_mb"] > 0

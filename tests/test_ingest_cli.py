@@ -1,14 +1,17 @@
-"""`parley ingest` as a user runs it: a real process over a folder of 1,000 files, run twice."""
+"""`parley ingest` over a folder of 1,000 files, run twice; and as a user runs it, a real process."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from parley.app import create_app, shutdown
+from parley.cli import main
 from tests.conftest import make_settings
 
 
@@ -27,19 +30,24 @@ def write_corpus(folder: Path, count: int) -> None:
     (folder / ".hidden" / "secret.txt").write_text("never ingested")
 
 
-async def test_a_thousand_files_with_progress_then_nothing_to_do(tmp_path: Path) -> None:
+def test_a_thousand_files_with_progress_then_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus, data = tmp_path / "corpus", tmp_path / "data"
     write_corpus(corpus, 1000)
+    arguments = ["ingest", str(corpus), "--vector-store", "notes", "--data-dir", str(data)]
 
-    first = run_ingest(corpus, "--vector-store", "notes", "--data-dir", data)
-    assert first.returncode == 0, first.stderr
-    assert "1000/1000" in first.stderr  # the progress bar, on stderr
-    assert "1000 ingested, 0 already there, 0 failed" in first.stderr
+    assert main(arguments) == 0
+    first = capsys.readouterr().err
+    assert "1000/1000" in first  # the progress bar, on stderr
+    assert "1000 ingested, 0 already there, 0 failed" in first
 
-    second = run_ingest(corpus, "--vector-store", "notes", "--data-dir", data)
-    assert second.returncode == 0, second.stderr
-    assert "0 ingested, 1000 already there, 0 failed" in second.stderr
+    assert main(arguments) == 0
+    assert "0 ingested, 1000 already there, 0 failed" in capsys.readouterr().err
+    asyncio.run(search_finds_note_123(data))
 
+
+async def search_finds_note_123(data: Path) -> None:
     app = create_app(make_settings(data))
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://p") as client:
         (store,) = (await client.get("/v1/vector_stores")).json()["data"]

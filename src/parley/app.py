@@ -33,6 +33,7 @@ from parley.storage.sqlite import Database, SqliteFileStore, SqliteResponseStore
 from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
+RETRIEVAL_ROUTES = [*files.routes, *vector_stores.routes, *vector_store_files.routes]
 
 
 def http_transport(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
@@ -123,14 +124,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
             await shutdown(app)
 
     app = Starlette(
-        routes=[
-            Route("/health", health),
-            *responses.routes,
-            *passthrough.routes,
-            *files.routes,
-            *vector_stores.routes,
-            *vector_store_files.routes,
-        ],
+        routes=[Route("/health", health), *responses.routes, *passthrough.routes, *RETRIEVAL_ROUTES],
         exception_handlers={
             ParleyError: handle_parley_error,
             HTTPException: handle_http_exception,

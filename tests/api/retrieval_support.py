@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types import VectorStore
 from openai.types.vector_stores import VectorStoreFile
 from starlette.applications import Starlette
 
@@ -20,6 +21,23 @@ from parley.app import create_app, shutdown
 from tests.conftest import make_settings
 
 BASE_URL = "http://parley.test/v1"
+JAN, FEB, MAR = 1704067200, 1706745600, 1709251200
+
+Attributes = dict[str, str | float | bool]
+DOCS: dict[str, tuple[bytes, Attributes]] = {
+    "eu-report.txt": (
+        b"Quarterly revenue in Europe grew twelve percent, driven by rooftop solar panel sales in Spain.",
+        {"region": "eu", "category": "finance", "date": JAN},
+    ),
+    "us-memo.txt": (
+        b"The lease contract for the Texas warehouse has a termination clause with ninety days notice.",
+        {"region": "us", "category": "legal", "date": FEB},
+    ),
+    "eu-runbook.md": (
+        b"Runbook: upgrading the Kubernetes cluster in the Frankfurt datacenter, draining nodes one by one.",
+        {"region": "eu", "category": "engineering", "date": MAR},
+    ),
+}
 
 
 @dataclass
@@ -57,3 +75,28 @@ async def wait_for_file(sdk: openai.AsyncOpenAI, store_id: str, file_id: str) ->
         if found.status != "in_progress" or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.02)
+
+
+async def load_docs(parley: Parley) -> tuple[VectorStore, dict[str, str]]:
+    """A store holding the three documents, attached one by one, all completed."""
+    client = parley.sdk
+    assert client is not None
+    store = await client.vector_stores.create(name="docs", metadata={"team": "ops"})
+    ids: dict[str, str] = {}
+    for name, (data, attributes) in DOCS.items():
+        file = await client.files.create(file=(name, data), purpose="assistants")
+        attached = await client.vector_stores.files.create(
+            vector_store_id=store.id, file_id=file.id, attributes=attributes
+        )
+        assert attached.status == "in_progress"
+        ids[name] = file.id
+    for file_id in ids.values():
+        assert (await wait_for_file(client, store.id, file_id)).status == "completed"
+    return store, ids
+
+
+async def search(parley: Parley, store_id: str, query: str, **body: Any) -> list[str]:
+    assert parley.sdk is not None
+    extra = {k: body.pop(k) for k in ("search_mode",) if k in body}
+    page = await parley.sdk.vector_stores.search(store_id, query=query, extra_body=extra or None, **body)
+    return [result.file_id for result in page.data]

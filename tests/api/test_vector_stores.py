@@ -7,34 +7,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
-from openai.types import VectorStore
+from openai.types import StaticFileChunkingStrategyParam, VectorStore
 from openai.types.vector_stores import file_batch_create_params
 
 from parley.errors import NotFound
 from parley.retrieval.library import FileSpec, VectorStoreLibrary
 from parley.storage.base import FileListQuery
-from tests.api.retrieval_support import Parley, wait_for_file
-
-JAN, FEB, MAR = 1704067200, 1706745600, 1709251200
-Attributes = dict[str, str | float | bool]
-DOCS: dict[str, tuple[bytes, Attributes]] = {
-    "eu-report.txt": (
-        b"Quarterly revenue in Europe grew twelve percent, driven by rooftop solar panel sales in Spain.",
-        {"region": "eu", "category": "finance", "date": JAN},
-    ),
-    "us-memo.txt": (
-        b"The lease contract for the Texas warehouse has a termination clause with ninety days notice.",
-        {"region": "us", "category": "legal", "date": FEB},
-    ),
-    "eu-runbook.md": (
-        b"Runbook: upgrading the Kubernetes cluster in the Frankfurt datacenter, draining nodes one by one.",
-        {"region": "eu", "category": "engineering", "date": MAR},
-    ),
-}
+from tests.api.retrieval_support import DOCS, JAN, MAR, Parley, load_docs, search, wait_for_file
 
 
 @pytest.fixture
@@ -47,28 +29,7 @@ async def parley(tmp_path: Path) -> AsyncIterator[Parley]:
 
 @pytest.fixture
 async def loaded(parley: Parley) -> tuple[VectorStore, dict[str, str]]:
-    """A store holding the three documents, attached one by one, all completed."""
-    client = parley.sdk
-    assert client is not None
-    store = await client.vector_stores.create(name="docs", metadata={"team": "ops"})
-    ids: dict[str, str] = {}
-    for name, (data, attributes) in DOCS.items():
-        file = await client.files.create(file=(name, data), purpose="assistants")
-        attached = await client.vector_stores.files.create(
-            vector_store_id=store.id, file_id=file.id, attributes=attributes
-        )
-        assert attached.status == "in_progress"
-        ids[name] = file.id
-    for file_id in ids.values():
-        assert (await wait_for_file(client, store.id, file_id)).status == "completed"
-    return store, ids
-
-
-async def search(parley: Parley, store_id: str, query: str, **body: Any) -> list[str]:
-    assert parley.sdk is not None
-    extra = {k: body.pop(k) for k in ("search_mode",) if k in body}
-    page = await parley.sdk.vector_stores.search(store_id, query=query, extra_body=extra or None, **body)
-    return [result.file_id for result in page.data]
+    return await load_docs(parley)
 
 
 async def test_date_range_and_compound_filters_pick_exactly_the_right_files(
@@ -303,3 +264,33 @@ async def test_another_owner_cannot_see_or_touch_anything(
     assert not await service.delete_store(store.id, "mallory")
     assert await service.stores.list_files(store.id, "mallory", FileListQuery()) == ([], False)
     assert (await search(parley, store.id, "solar revenue"))[0] == file_id  # the owner's view is intact
+
+
+async def test_create_with_file_ids_and_a_static_chunking_strategy(parley: Parley) -> None:
+    client = parley.sdk
+    assert client is not None
+    with pytest.raises(openai.NotFoundError):
+        await client.vector_stores.create(name="bad", file_ids=["file-nope"])
+    assert (await client.vector_stores.list()).data == []  # nothing half-made
+    file = await client.files.create(file=("memo.txt", DOCS["us-memo.txt"][0]), purpose="assistants")
+    static: StaticFileChunkingStrategyParam = {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50}
+    store = await client.vector_stores.create(
+        name="s", file_ids=[file.id], chunking_strategy={"type": "static", "static": static}
+    )
+    assert store.file_counts.total == 1
+    done = await wait_for_file(client, store.id, file.id)
+    assert done.status == "completed"
+    assert done.chunking_strategy is not None
+    assert done.chunking_strategy.model_dump() == {"type": "static", "static": static}
+
+
+async def test_ingestion_interrupted_by_a_restart_resumes(parley: Parley) -> None:
+    client = parley.sdk
+    assert client is not None
+    store = await client.vector_stores.create(name="resume")
+    file = await client.files.create(file=("memo.txt", DOCS["us-memo.txt"][0]), purpose="assistants")
+    await client.vector_stores.files.create(vector_store_id=store.id, file_id=file.id)
+    await parley.stop()  # most likely before the file was embedded
+    client = parley.start()
+    assert (await wait_for_file(client, store.id, file.id)).status == "completed"
+    assert (await search(parley, store.id, "Texas warehouse"))[0] == file.id

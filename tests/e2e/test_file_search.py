@@ -63,6 +63,16 @@ async def corpus_store(sdk: openai.AsyncOpenAI) -> tuple[str, dict[str, str]]:
     raise AssertionError("ingestion did not finish")
 
 
+async def q1_setup(
+    harness_factory: Callable[..., Harness],
+) -> tuple[Harness, openai.AsyncOpenAI, dict[str, str], Any]:
+    """Parley over the citing model, the corpus in a store, and file_search over Q1 of it."""
+    h = harness_factory(citing_model("key events in Q1 2023"))
+    sdk = sdk_for(h)
+    store_id, ids = await corpus_store(sdk)
+    return h, sdk, ids, {"type": "file_search", "vector_store_ids": [store_id], "filters": Q1}
+
+
 def tool_text(body: dict[str, Any]) -> str | None:
     """The last tool message's text, if the model has been given one."""
     message = body["messages"][-1]
@@ -88,10 +98,7 @@ def citing_model(query: str) -> Callable[[dict[str, Any]], Reply]:
 async def test_the_answer_cites_the_files_the_filtered_search_returned(
     harness_factory: Callable[..., Harness],
 ) -> None:
-    h = harness_factory(citing_model("key events in Q1 2023"))
-    sdk = sdk_for(h)
-    store_id, ids = await corpus_store(sdk)
-    tool: Any = {"type": "file_search", "vector_store_ids": [store_id], "filters": Q1}
+    h, sdk, ids, tool = await q1_setup(harness_factory)
     response = await sdk.responses.create(model="fake-model", input="What happened in Q1 2023?", tools=[tool])
 
     search, message = response.output
@@ -142,10 +149,7 @@ async def test_results_are_sent_only_when_included(harness_factory: Callable[...
 
 
 async def test_streamed_events_come_in_openai_order(harness_factory: Callable[..., Harness]) -> None:
-    h = harness_factory(citing_model("key events in Q1 2023"))
-    sdk = sdk_for(h)
-    store_id, _ = await corpus_store(sdk)
-    tool: Any = {"type": "file_search", "vector_store_ids": [store_id], "filters": Q1}
+    _h, sdk, _ids, tool = await q1_setup(harness_factory)
     stream = await sdk.responses.create(
         model="fake-model", input="What happened in Q1 2023?", tools=[tool], stream=True
     )
@@ -185,10 +189,7 @@ async def test_streamed_events_come_in_openai_order(harness_factory: Callable[..
 async def test_the_next_turn_sees_the_results_as_the_model_saw_them(
     harness_factory: Callable[..., Harness],
 ) -> None:
-    h = harness_factory(citing_model("key events in Q1 2023"))
-    sdk = sdk_for(h)
-    store_id, _ = await corpus_store(sdk)
-    tool: Any = {"type": "file_search", "vector_store_ids": [store_id], "filters": Q1}
+    h, sdk, _ids, tool = await q1_setup(harness_factory)
     first = await sdk.responses.create(model="fake-model", input="What happened in Q1 2023?", tools=[tool])
     await sdk.responses.create(model="fake-model", input="Thanks!", previous_response_id=first.id)
     seen, later = h.fake.requests[1]["messages"], h.fake.requests[2]["messages"]
@@ -240,3 +241,41 @@ async def test_a_bad_file_search_tool_is_refused_before_anything_runs(
     assert r.status_code == status, r.text
     assert r.json()["error"]["param"] == param
     assert h.fake.requests == []
+
+
+async def test_a_stateless_caller_echoing_the_search_gives_the_model_the_same_results(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h, sdk, _ids, tool = await q1_setup(harness_factory)
+    first = await sdk.responses.create(
+        model="fake-model",
+        input="What happened in Q1 2023?",
+        tools=[tool],
+        store=False,
+        include=["file_search_call.results"],
+    )
+    echoed = [item.model_dump(mode="json", exclude_none=True) for item in first.output]
+    history: Any = [{"role": "user", "content": "What happened in Q1 2023?"}, *echoed]
+    await sdk.responses.create(model="fake-model", input=[*history, {"role": "user", "content": "Thanks!"}])
+    seen, later = h.fake.requests[1]["messages"], h.fake.requests[2]["messages"]
+    assert later[2] == seen[2]  # the tool message: the same layout, the same results
+    assert later[1]["tool_calls"][0]["function"] == seen[1]["tool_calls"][0]["function"]
+
+
+async def test_ranking_options_reach_the_search(harness_factory: Callable[..., Harness]) -> None:
+    h, sdk, _, tool = await q1_setup(harness_factory)
+    strict: Any = {**tool, "ranking_options": {"score_threshold": 0.995}}
+    kept = await sdk.responses.create(
+        model="fake-model", input="Q1?", tools=[strict], include=["file_search_call.results"]
+    )
+    scores = [r["score"] for r in kept.output[0].model_dump()["results"]]
+    assert len(scores) <= 1  # only a chunk first in both rankings scores 1.0
+    assert all(score >= 0.995 for score in scores)
+    weights = {"embedding_weight": 0.0, "text_weight": 1.0}
+    text_only: Any = {**tool, "max_num_results": 1, "ranking_options": {"hybrid_search": weights}}
+    one = await sdk.responses.create(
+        model="fake-model", input="Q1?", tools=[text_only], include=["file_search_call.results"]
+    )
+    (result,) = one.output[0].model_dump()["results"]
+    assert result["score"] == 1.0  # first in the keyword ranking, which alone counts
+    assert tool_text(h.fake.requests[-1]) is not None

@@ -72,7 +72,7 @@ async def test_a_long_text_is_embedded_whole_not_truncated(minilm: LocalEmbedder
     tails = ["Volcanoes erupt molten lava and ash. " * 30, "Interest rates and bond yields rose. " * 30]
     windowed = await minilm.embed([head + tails[0], head + tails[1]])
     assert windowed[0] @ windowed[1] < 0.95
-    first_window = LocalEmbedder(windowed=False)
+    first_window = local_embedder("minilm-first-window")
     try:
         truncated = await first_window.embed([head + tails[0], head + tails[1]])
     finally:

@@ -12,6 +12,7 @@ import pytest
 from parley.retrieval.embedded_index import open_index
 from parley.retrieval.filters import parse_filter
 from parley.retrieval.fusion import (
+    Fusion,
     Ranker,
     hybrid_search,
     reciprocal_rank_fusion,
@@ -54,6 +55,15 @@ def test_rrf_breaks_ties_by_first_appearance() -> None:
     assert [h.chunk.id for h in fused] == ["a", "b"]
 
 
+def test_rrf_weights_lean_towards_one_list() -> None:
+    vector, keyword = [hit("v", 0.9), hit("k", 0.1)], [hit("k", 0.9), hit("v", 0.1)]
+    assert [h.chunk.id for h in reciprocal_rank_fusion([vector, keyword], weights=[3.0, 1.0])] == ["v", "k"]
+    assert [h.chunk.id for h in reciprocal_rank_fusion([vector, keyword], weights=[1.0, 3.0])] == ["k", "v"]
+    only_text = reciprocal_rank_fusion([vector, keyword], weights=[0.0, 1.0])
+    assert [(h.chunk.id, round(h.score, 6)) for h in only_text] == [("k", 1.0), ("v", round(61 / 62, 6))]
+    assert reciprocal_rank_fusion([vector, keyword], weights=[0.0, 0.0])[0].score == 0.0
+
+
 def test_weighted_fusion_min_max_normalizes_each_list() -> None:
     vector = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)]
     keyword = [hit("c", 0.8), hit("d", 0.2)]
@@ -88,11 +98,11 @@ def store(directory: Path, docs: list[str], prefix: str) -> ChunkIndex:
 def test_hybrid_search_on_real_text(tmp_path: Path, ranker: Ranker) -> None:
     index = store(tmp_path, DOCS, "d")
     query = "refund policy for digital downloads"
-    hits = hybrid_search(index, embed(query), query, 3, None, ranker=ranker)
+    hits = hybrid_search(index, embed(query), query, 3, None, fusion=Fusion(ranker))
     assert {h.chunk.file_id for h in hits[:2]} == {"d2", "d6"}
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     money = parse_filter({"type": "eq", "key": "topic", "value": "money"})
-    filtered = hybrid_search(index, embed("scheduler"), "scheduler revenue", 8, money, ranker=ranker)
+    filtered = hybrid_search(index, embed("scheduler"), "scheduler revenue", 8, money, fusion=Fusion(ranker))
     assert filtered
     assert {h.chunk.file_id for h in filtered} <= {"d0", "d2", "d6", "d7"}
     index.close()

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from parley.api import vector_store_params as params
 from parley.api.common import json_body, json_response, library, list_object, list_query, principal
 from parley.errors import NotFound
+from parley.retrieval.library import file_not_found
 from parley.storage.base import FILE_STATUSES, FileListQuery
 
 
@@ -111,9 +112,16 @@ async def file_content(request: Request) -> Response:
 
 
 async def create_batch(request: Request) -> Response:
+    """Every file is looked up before the batch is made, so an unknown id leaves no empty batch behind."""
     store_id, owner = _ids(request)
     specs = params.batch_specs(params.body_object(await json_body(request)))
-    batch = await library(request).create_batch(store_id, owner, specs)
+    service = library(request)
+    await service.store(store_id, owner)
+    found = await service.files.get_many([spec.file_id for spec in specs], owner)
+    missing = [spec.file_id for spec in specs if spec.file_id not in found]
+    if missing:
+        raise file_not_found(missing[0])
+    batch = await service.create_batch(store_id, owner, specs)
     return json_response(batch.wire())
 
 

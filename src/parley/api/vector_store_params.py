@@ -15,6 +15,10 @@ from parley.retrieval.library import FileSpec
 
 MAX_KEYS, MAX_KEY_LENGTH, MAX_VALUE_LENGTH = 16, 64, 512
 MAX_BATCH_FILES = 2000
+MAX_FILTER_DEPTH, MAX_FILTER_TERMS = 10, 500
+"""Nesting and total comparisons (an ``in`` value counts each item) a search filter may have: well
+inside what SQLite compiles (its parser stack and its 1000-deep expression trees)."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def invalid(param: str, message: str, code: str = "invalid_value") -> InvalidRequest:
@@ -45,13 +49,19 @@ def _mapping(raw: Any, param: str) -> dict[str, Any]:
     return raw
 
 
+def _child(param: str, key: str) -> str:
+    """``metadata.team``; a key that is not a plain name (``a b``, ``x.y``) names the object itself."""
+    return f"{param}.{key}" if key.isascii() and key.isidentifier() else param
+
+
 def metadata(raw: Any, param: str = "metadata") -> dict[str, str]:
     """Up to 16 string values (None means empty)."""
     values = _mapping({} if raw is None else raw, param)
     for key, value in values.items():
         if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
             raise invalid(
-                f"{param}.{key}", f"Invalid '{param}.{key}': expected a string of at most {MAX_VALUE_LENGTH}."
+                _child(param, key),
+                f"Invalid '{param}.{key}': expected a string of at most {MAX_VALUE_LENGTH} characters.",
             )
     return values
 
@@ -63,7 +73,7 @@ def attributes(raw: Any, param: str = "attributes") -> Attributes:
         string_ok = isinstance(value, str) and len(value) <= MAX_VALUE_LENGTH
         if not (string_ok or isinstance(value, bool | int | float)):
             raise invalid(
-                f"{param}.{key}",
+                _child(param, key),
                 f"Invalid '{param}.{key}': expected a string (<= {MAX_VALUE_LENGTH}), number or boolean.",
             )
     return values
@@ -84,23 +94,37 @@ def expires_after_days(raw: Any, param: str = "expires_after") -> int | None:
     return days
 
 
-def file_ids(raw: Any, param: str = "file_ids") -> list[str]:
+def file_ids(raw: Any, param: str = "file_ids", *, least: int = 0) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(fid, str) and fid for fid in raw):
         raise invalid(param, f"Invalid type for '{param}': expected an array of file ids.", "invalid_type")
-    if len(raw) > MAX_BATCH_FILES:
-        raise invalid(param, f"Invalid '{param}': at most {MAX_BATCH_FILES} files, got {len(raw)}.")
+    if not least <= len(raw) <= MAX_BATCH_FILES:
+        raise invalid(
+            param, f"Invalid '{param}': expected {least} to {MAX_BATCH_FILES} files, got {len(raw)}."
+        )
     return list(dict.fromkeys(raw))
+
+
+def store_specs(body: dict[str, Any]) -> list[FileSpec]:
+    """A new store's ``file_ids``; its ``chunking_strategy`` is checked even when there are none."""
+    chunking = parse_chunking_strategy(body.get("chunking_strategy"))
+    return [FileSpec(fid, {}, chunking) for fid in file_ids(body.get("file_ids", []))]
 
 
 def file_spec(body: dict[str, Any], param: str = "") -> FileSpec:
     """One ``{file_id, attributes, chunking_strategy}``; ``param`` prefixes nested names."""
     prefix = f"{param}." if param else ""
     file_id = body.get("file_id")
-    if not isinstance(file_id, str) or not file_id:
+    if file_id is None:
         raise invalid(
             f"{prefix}file_id",
             f"Missing required parameter: '{prefix}file_id'.",
             "missing_required_parameter",
+        )
+    if not isinstance(file_id, str) or not file_id:
+        raise invalid(
+            f"{prefix}file_id",
+            f"Invalid '{prefix}file_id': expected a file id, got {file_id!r}.",
+            "invalid_type",
         )
     return FileSpec(
         file_id,
@@ -117,9 +141,36 @@ def batch_specs(body: dict[str, Any]) -> list[FileSpec]:
         )
     if "file_ids" in body:
         shared = file_spec({**body, "file_id": "-"})
-        return [FileSpec(fid, shared.attributes, shared.chunking) for fid in file_ids(body["file_ids"])]
+        ids = file_ids(body["file_ids"], least=1)
+        return [FileSpec(fid, shared.attributes, shared.chunking) for fid in ids]
     files = body["files"]
     if not isinstance(files, list) or not files or len(files) > MAX_BATCH_FILES:
         raise invalid("files", f"Invalid 'files': expected 1 to {MAX_BATCH_FILES} objects.", "invalid_type")
     specs = [file_spec(_mapping(f, f"files[{i}]"), f"files[{i}]") for i, f in enumerate(files)]
     return list({spec.file_id: spec for spec in specs}.values())
+
+
+def check_filter_size(raw: Any, param: str = "filters") -> None:
+    """Refuse a filter too deep, too wide or with an integer beyond 64 bits for SQLite to run.
+
+    Walks without recursion, before ``parse_filter`` (which recurses) sees the filter; the shape
+    itself (operators, keys, value types) is left to ``parse_filter``.
+    """
+    terms, stack = 0, [(raw, param, 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        children = node.get("filters")
+        if node.get("type") in ("and", "or") and isinstance(children, list):
+            if depth >= MAX_FILTER_DEPTH:
+                raise invalid(path, f"Invalid '{path}': filters nest at most {MAX_FILTER_DEPTH} levels deep.")
+            stack += [(child, f"{path}.filters[{i}]", depth + 1) for i, child in enumerate(children)]
+            continue
+        value = node.get("value")
+        values = value if isinstance(value, list) else [value]
+        terms += len(values)
+        if any(type(v) is int and not INT64_MIN <= v <= INT64_MAX for v in values):
+            raise invalid(f"{path}.value", f"Invalid '{path}.value': integers must fit in 64 bits.")
+    if terms > MAX_FILTER_TERMS:
+        raise invalid(param, f"Invalid '{param}': at most {MAX_FILTER_TERMS} comparisons, got {terms}.")

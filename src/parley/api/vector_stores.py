@@ -17,9 +17,10 @@ from starlette.routing import Route
 from parley.api import vector_store_params as params
 from parley.api.common import json_body, json_response, library, list_object, list_query, principal
 from parley.retrieval.filters import parse_filter
-from parley.retrieval.fusion import Ranker
+from parley.retrieval.fusion import Fusion, Ranker
 from parley.retrieval.index import SearchMode
 from parley.retrieval.library import store_not_found
+from parley.retrieval.query import SearchOptions
 
 RANKERS: dict[str, Ranker] = {
     "none": "rrf",
@@ -34,10 +35,7 @@ MODES = ("hybrid", "vector", "keyword")
 async def create_store(request: Request) -> Response:
     body = params.body_object(await json_body(request))
     owner, service = principal(request), library(request)
-    specs = [
-        params.file_spec({"file_id": fid, "chunking_strategy": body.get("chunking_strategy")})
-        for fid in params.file_ids(body.get("file_ids", []))
-    ]
+    specs = params.store_specs(body)
     store = await service.create_store(
         owner,
         name=params.string(body, "name", "") or "",
@@ -92,6 +90,8 @@ async def delete_store(request: Request) -> Response:
 
 def _query(body: dict[str, Any]) -> str | list[str]:
     query = body.get("query")
+    if query is None:
+        raise params.invalid("query", "Missing required parameter: 'query'.", "missing_required_parameter")
     if isinstance(query, str) and query.strip():
         return query
     if isinstance(query, list) and query and all(isinstance(q, str) and q.strip() for q in query):
@@ -109,13 +109,19 @@ def _number(raw: Any, param: str, low: float, high: float, default: float) -> fl
     return float(raw)
 
 
-def _search_options(body: dict[str, Any]) -> dict[str, Any]:
-    ranking = body.get("ranking_options") or {}
+def _search_options(body: dict[str, Any]) -> SearchOptions:
+    ranking = body.get("ranking_options")
+    ranking = {} if ranking is None else ranking
     if not isinstance(ranking, dict):
-        raise params.invalid("ranking_options", "Invalid type for 'ranking_options': expected an object.")
+        raise params.invalid(
+            "ranking_options", "Invalid type for 'ranking_options': expected an object.", "invalid_type"
+        )
     ranker = ranking.get("ranker", "auto")
-    if ranker not in RANKERS:
-        raise params.invalid("ranking_options.ranker", f"Invalid 'ranking_options.ranker': {ranker!r}.")
+    if not isinstance(ranker, str) or ranker not in RANKERS:
+        raise params.invalid(
+            "ranking_options.ranker",
+            f"Invalid 'ranking_options.ranker': expected one of {', '.join(RANKERS)}, got {ranker!r}.",
+        )
     mode = body.get("search_mode", "hybrid")
     if mode not in MODES:
         raise params.invalid("search_mode", f"Invalid 'search_mode': expected one of {', '.join(MODES)}.")
@@ -127,23 +133,21 @@ def _search_options(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body.get("rewrite_query", False), bool):
         raise params.invalid("rewrite_query", "Invalid type for 'rewrite_query': expected a boolean.")
     raw_filter = body.get("filters")
-    return {
-        "filters": None if raw_filter is None else parse_filter(raw_filter, "filters"),
-        "max_num_results": count,
-        "score_threshold": _number(
-            ranking.get("score_threshold"), "ranking_options.score_threshold", 0, 1, 0.0
-        ),
-        "mode": cast(SearchMode, mode),
-        "ranker": RANKERS[ranker],
-        "alpha": _number(ranking.get("alpha"), "ranking_options.alpha", 0, 1, 0.5),
-    }
+    params.check_filter_size(raw_filter)
+    return SearchOptions(
+        filters=None if raw_filter is None else parse_filter(raw_filter, "filters"),
+        max_num_results=count,
+        score_threshold=_number(ranking.get("score_threshold"), "ranking_options.score_threshold", 0, 1, 0.0),
+        mode=cast(SearchMode, mode),
+        fusion=Fusion(RANKERS[ranker], _number(ranking.get("alpha"), "ranking_options.alpha", 0, 1, 0.5)),
+    )
 
 
 async def search_store(request: Request) -> Response:
     body = params.body_object(await json_body(request))
     query, options = _query(body), _search_options(body)
     store_id = request.path_params["vector_store_id"]
-    results = await library(request).search([store_id], principal(request), query, **options)
+    results = await library(request).search([store_id], principal(request), query, options)
     data = [
         {
             "file_id": r.file_id,

@@ -48,10 +48,17 @@ class Embedder(Protocol):
 
 
 def local_embedder(name: str = "minilm") -> Embedder:
-    """The in-process embedder configured by name; the model loads on first use, not here."""
+    """The in-process embedder configured by name; the model loads on first use, not here.
+
+    ``minilm-first-window`` embeds only the first 256 WordPiece tokens of each text: 2.5 to 4 times
+    faster on default 800-token chunks, blind to the rest of them. Its vectors are comparable with
+    ``minilm``'s (same model, same name recorded), so a store may switch between the two.
+    """
     if name in ("minilm", "all-minilm-l6-v2", LocalEmbedder.model):
         return LocalEmbedder()
-    raise ValueError(f"Unknown local embedder {name!r}; available: 'minilm'")
+    if name == "minilm-first-window":
+        return LocalEmbedder(windowed=False)
+    raise ValueError(f"Unknown local embedder {name!r}; available: 'minilm', 'minilm-first-window'")
 
 
 def normalize(vectors: npt.NDArray[Any]) -> Embeddings:

@@ -140,6 +140,7 @@ class EmbeddedIndex:
         """Checkpoint the graph so the next open does not re-add the rows since the last one."""
         with self._lock.write():
             self._vectors.checkpoint()
+            self._vectors.close()
             self._table.close()
 
 

@@ -16,12 +16,24 @@ Everything here is a pure function of its inputs except the two that call ``Chun
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from parley.retrieval.filters import Filter
 from parley.retrieval.index import ChunkIndex, Hit, SearchMode, Vectors
 
 Ranker = Literal["rrf", "weighted"]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How hybrid search merges its vector and keyword rankings: reciprocal rank fusion, each list
+    weighted (``weights``: embedding, text; OpenAI's ``ranking_options.hybrid_search``), or a
+    weighted sum of min-max scores (``alpha``: the vector share)."""
+
+    ranker: Ranker = "rrf"
+    alpha: float = 0.5
+    weights: tuple[float, float] = (1.0, 1.0)
 RRF_K = 60
 DEFAULT_LIMIT = 10
 
@@ -33,17 +45,23 @@ def _ranked(scores: dict[str, float], hits: dict[str, Hit], limit: int) -> list[
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[Hit]], k: int = RRF_K, limit: int = DEFAULT_LIMIT
+    rankings: Sequence[Sequence[Hit]],
+    k: int = RRF_K,
+    limit: int = DEFAULT_LIMIT,
+    weights: Sequence[float] | None = None,
 ) -> list[Hit]:
+    """Each list adds ``weight / (k + rank)``; the sum is divided by its best possible value, so a
+    chunk first in every list scores 1.0 (``weights``: one per ranking, all 1 by default)."""
     if not rankings:
         return []
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
     scores: dict[str, float] = {}
     hits: dict[str, Hit] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, hit in enumerate(ranking, start=1):
             hits.setdefault(hit.chunk.id, hit)
-            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (k + rank)
-    best = len(rankings) / (k + 1)
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + weight / (k + rank)
+    best = sum(weights) / (k + 1) or 1.0
     return _ranked({chunk_id: score / best for chunk_id, score in scores.items()}, hits, limit)
 
 
@@ -77,8 +95,7 @@ def hybrid_search(
     k: int,
     filter: Filter | None,
     *,
-    ranker: Ranker = "rrf",
-    alpha: float = 0.5,
+    fusion: Fusion = Fusion(),
     candidates: int | None = None,
 ) -> list[Hit]:
     """Vector and keyword search over one store, each ``candidates`` deep, fused to the top ``k``.
@@ -89,9 +106,9 @@ def hybrid_search(
     depth = candidates if candidates is not None else max(4 * k, 40)
     by_vector = index.vector_search(vector, depth, filter)
     by_keyword = index.keyword_search(text, depth, filter)
-    if ranker == "rrf":
-        return reciprocal_rank_fusion([by_vector, by_keyword], limit=k)
-    return weighted_fusion(by_vector, by_keyword, alpha, limit=k)
+    if fusion.ranker == "rrf":
+        return reciprocal_rank_fusion([by_vector, by_keyword], limit=k, weights=fusion.weights)
+    return weighted_fusion(by_vector, by_keyword, fusion.alpha, limit=k)
 
 
 def search_stores(
@@ -103,8 +120,7 @@ def search_stores(
     *,
     mode: SearchMode,
     score_threshold: float = 0.0,
-    ranker: Ranker = "rrf",
-    alpha: float = 0.5,
+    fusion: Fusion = Fusion(),
 ) -> list[Hit]:
     """Search several stores alike, merge by score, drop hits under the threshold, keep the top ``k``.
 
@@ -121,6 +137,6 @@ def search_stores(
             hits.extend(index.vector_search(vector, k, filter))
         else:
             assert vector is not None
-            hits.extend(hybrid_search(index, vector, text, k, filter, ranker=ranker, alpha=alpha))
+            hits.extend(hybrid_search(index, vector, text, k, filter, fusion=fusion))
     kept = [hit for hit in hits if hit.score >= score_threshold]
     return sorted(kept, key=lambda hit: -hit.score)[: max(k, 0)]

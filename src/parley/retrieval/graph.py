@@ -42,7 +42,7 @@ class GraphParams:
 
     m: int = 32  # links per node (level 0 has 2*m): recall vs memory (8*m bytes a vector)
     ef_construction: int = 80  # build-time beam: graph quality vs build time
-    ef_search: int = 64  # query-time beam when unfiltered
+    ef_search: int = 128  # query-time beam when unfiltered
     max_filtered_ef: int = 512  # cap on the beam widened for filters (see Graph.search)
 
 

@@ -18,9 +18,7 @@ from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
 from parley.providers.embedders import Embedder, RemoteEmbedder
 from parley.retrieval.chunking import ChunkingStrategy
-from parley.retrieval.filters import Filter
-from parley.retrieval.fusion import Ranker
-from parley.retrieval.index import Attributes, ChunkIndex, SearchMode
+from parley.retrieval.index import Attributes, ChunkIndex
 from parley.retrieval.ingest import IndexPool, Ingestor, Job
 from parley.retrieval.query import SearchOptions, SearchResult, results, search_by_model
 from parley.storage.base import (
@@ -204,13 +202,7 @@ class VectorStoreLibrary:
         store_ids: list[str],
         owner: str,
         query: str | list[str],
-        *,
-        filters: Filter | None = None,
-        max_num_results: int = 10,
-        score_threshold: float = 0.0,
-        mode: SearchMode = "hybrid",
-        ranker: Ranker = "rrf",
-        alpha: float = 0.5,
+        options: SearchOptions | None = None,
     ) -> list[SearchResult]:
         """Best chunks across ``store_ids`` (404 for any the owner cannot see); a list query is
         searched as its lines joined. Searching counts as activity for the stores' expiry."""
@@ -224,8 +216,7 @@ class VectorStoreLibrary:
                 await self._pool.get(store_id, store.embedding_dimension)
             )
             await self.stores.touch(store_id, owner, self.now())
-        options = SearchOptions(filters, max_num_results, score_threshold, mode, ranker, alpha)
-        hits = await search_by_model(groups, self._embedder, text, options)
+        hits = await search_by_model(groups, self._embedder, text, options or SearchOptions())
         return results(hits, await self.files.get_many(list({hit.chunk.file_id for hit in hits}), owner))
 
     async def add_path(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parley.providers.embedders import Embedder
 from parley.retrieval.filters import Filter
-from parley.retrieval.fusion import Ranker, search_stores
+from parley.retrieval.fusion import Fusion, search_stores
 from parley.retrieval.index import Attributes, ChunkIndex, Hit, SearchMode
 from parley.storage.base import FileRecord
 
@@ -33,8 +33,7 @@ class SearchOptions:
     max_num_results: int = 10
     score_threshold: float = 0.0
     mode: SearchMode = "hybrid"
-    ranker: Ranker = "rrf"
-    alpha: float = 0.5
+    fusion: Fusion = field(default_factory=Fusion)
 
 
 async def search_by_model(
@@ -49,8 +48,7 @@ async def search_by_model(
         vector = None if options.mode == "keyword" else (await embedder_for(model).embed([text]))[0]
         hits += await asyncio.to_thread(
             search_stores, indexes, vector, text, options.max_num_results, options.filters,
-            mode=options.mode, score_threshold=options.score_threshold, ranker=options.ranker,
-            alpha=options.alpha,
+            mode=options.mode, score_threshold=options.score_threshold, fusion=options.fusion,
         )  # fmt: skip
     return sorted(hits, key=lambda hit: -hit.score)[: options.max_num_results]
 

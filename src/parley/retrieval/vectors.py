@@ -13,8 +13,9 @@ Search picks its strategy by how many vectors are eligible:
 * otherwise the graph, with the filter as a bitmap inside traversal, fetching ``rerank * k``
   candidates that are re-scored exactly from the file (this repairs the 8-bit quantization).
 
-The file is read through a transient ``np.memmap``, so rows read by a query stay in the page
-cache (shared, reclaimable) rather than in this process's resident memory.
+Queries read the rows they need with ``os.preadv`` (one call per run of consecutive labels), not
+through a long-lived memory map: the rows stay in the page cache (shared, reclaimable) instead of
+piling up in this process's resident memory, and no page faults are paid per query.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class VectorStore:
         self.path = directory / f"vectors.{generation}.f32"
         self.graph_path = directory / f"hnsw.{generation}.faiss"
         self.path.touch()
+        self._fd = os.open(self.path, os.O_RDONLY)
         self.rows = self._truncate_partial_row()
         self.live: Mask = np.zeros(self.rows, dtype=np.bool_)
         self.graph: Graph | None = None
@@ -161,7 +163,11 @@ class VectorStore:
         successor.checkpoint()
         return successor, keep
 
+    def close(self) -> None:
+        os.close(self._fd)
+
     def remove_files(self) -> None:
+        self.close()
         self.path.unlink(missing_ok=True)
         self.graph_path.unlink(missing_ok=True)
 
@@ -178,14 +184,16 @@ class VectorStore:
             return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
         small = eligible <= self.params.exact_below or eligible < self.params.exact_fraction * self.rows
         if self.graph is None or small:
-            return exact_top(self.matrix(), queries, k, selection.labels)
+            return exact_top(
+                read_rows(self._fd, selection.labels, self.dimension), queries, k, selection.labels
+            )
         fetch = max(k * self.params.rerank, RERANK_MIN) if self.params.rerank else k
         tombstones = eligible < self.graph.ntotal
         bitmap = selection.bitmap if tombstones else None
         scores, labels = self.graph.search(queries, fetch, bitmap, eligible / max(self.graph.ntotal, 1))
         if not self.params.rerank:
             return [(row[row >= 0][:k], s[row >= 0][:k]) for row, s in zip(labels, scores, strict=True)]
-        return rerank(self.matrix(), queries, labels, k)
+        return rerank(self._fd, queries, labels, k)
 
 
 def top_k(scores: Matrix, labels: Labels, k: int) -> tuple[Labels, Matrix]:
@@ -197,19 +205,35 @@ def top_k(scores: Matrix, labels: Labels, k: int) -> tuple[Labels, Matrix]:
     return labels[order], scores[order]
 
 
-def exact_top(matrix: Matrix, queries: Matrix, k: int, labels: Labels) -> list[tuple[Labels, Matrix]]:
-    rows = np.asarray(matrix[labels], dtype=np.float32)
+def read_rows(fd: int, labels: Labels, dimension: int) -> Matrix:
+    """Rows ``labels`` (sorted, unique) of the vector file, one ``preadv`` per consecutive run."""
+    out = np.empty((len(labels), dimension), dtype=np.float32)
+    row_bytes = 4 * dimension
+    buffer = out.data.cast("B")
+    breaks = (np.flatnonzero(np.diff(labels) != 1) + 1).tolist()
+    for start, end in zip([0, *breaks], [*breaks, len(labels)], strict=True):
+        if end > start:
+            size = os.preadv(
+                fd, [buffer[start * row_bytes : end * row_bytes]], int(labels[start]) * row_bytes
+            )
+            if size != (end - start) * row_bytes:
+                raise RuntimeError(f"short read from the vector file at label {labels[start]}")
+    return out
+
+
+def exact_top(rows: Matrix, queries: Matrix, k: int, labels: Labels) -> list[tuple[Labels, Matrix]]:
+    """Brute force over ``rows`` (whose labels are ``labels``); ``rows @ q`` is a cheap matrix-vector pass."""
     results: list[tuple[Labels, Matrix]] = []
     for start in range(0, len(queries), 256):
-        block = queries[start : start + 256] @ rows.T
+        block = (rows @ queries[start : start + 256].T).T
         results.extend(top_k(scores, labels, k) for scores in block)
     return results
 
 
-def rerank(matrix: Matrix, queries: Matrix, candidates: Labels, k: int) -> list[tuple[Labels, Matrix]]:
+def rerank(fd: int, queries: Matrix, candidates: Labels, k: int) -> list[tuple[Labels, Matrix]]:
     """Re-score graph candidates (``-1`` = none) with the exact vectors and keep the top ``k``."""
     unique = np.unique(candidates[candidates >= 0])
-    rows = np.asarray(matrix[unique], dtype=np.float32)
+    rows = read_rows(fd, unique, queries.shape[1])
     results: list[tuple[Labels, Matrix]] = []
     for query, row in zip(queries, candidates, strict=True):
         found = row[row >= 0]

@@ -24,8 +24,9 @@ from parley.errors import NotFound, ServiceUnavailable
 from parley.ids import new_id
 from parley.retrieval.chunking import count_tokens
 from parley.retrieval.filters import Filter, parse_filter
+from parley.retrieval.fusion import Fusion
 from parley.retrieval.library import VectorStoreLibrary
-from parley.retrieval.query import SearchResult
+from parley.retrieval.query import SearchOptions, SearchResult
 from parley.tools.base import (
     ChatNames,
     ChatPiece,
@@ -72,8 +73,15 @@ class FileSearch:
     ) -> None:
         self._definition = definition
         self._library = library
-        self._filters = filters
         self._owner = owner
+        ranking = definition.ranking_options
+        weights = ranking.hybrid_search if ranking else None
+        self._options = SearchOptions(
+            filters=filters,
+            max_num_results=definition.max_num_results or 10,
+            score_threshold=(ranking.score_threshold if ranking else None) or 0.0,
+            fusion=Fusion(weights=(weights.embedding_weight, weights.text_weight)) if weights else Fusion(),
+        )
 
     def chat_tool(self) -> Json:
         return CHAT_TOOL
@@ -85,14 +93,8 @@ class FileSearch:
         yield events.output_item_added(dict(item))
         yield _progress("in_progress", item)
         yield _progress("searching", item)
-        options = self._definition.ranking_options
         results = await self._library.search(
-            self._definition.vector_store_ids,
-            self._owner,
-            query,
-            filters=self._filters,
-            max_num_results=self._definition.max_num_results or 10,
-            score_threshold=(options.score_threshold if options else None) or 0.0,
+            self._definition.vector_store_ids, self._owner, query, self._options
         )
         done = {**item, "status": "completed", "results": [_result(r) for r in results]}
         yield _progress("completed", item)

@@ -72,49 +72,49 @@ def m003_files(conn: sqlite3.Connection) -> None:
     )
 
 
+_M004_SQL = """
+CREATE TABLE vector_stores (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_active_at INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    expires_after_days INTEGER,
+    embedding_model TEXT NOT NULL,
+    embedding_dimension INTEGER NOT NULL
+);
+CREATE INDEX vector_stores_owner_created ON vector_stores (owner, created_at);
+CREATE TABLE vector_store_file_batches (
+    id TEXT PRIMARY KEY,
+    vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+    owner TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE vector_store_files (
+    vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+    file_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    last_error TEXT,
+    attributes TEXT NOT NULL,
+    chunking_strategy TEXT NOT NULL,
+    usage_bytes INTEGER NOT NULL DEFAULT 0,
+    batch_id TEXT,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (vector_store_id, file_id)
+);
+CREATE INDEX vector_store_files_file ON vector_store_files (file_id);
+CREATE INDEX vector_store_files_batch ON vector_store_files (batch_id);
+CREATE INDEX vector_store_files_status ON vector_store_files (status);
+"""
+
+
 def m004_vector_stores(conn: sqlite3.Connection) -> None:
     """Vector stores, their files and batches; the chunks live in each store's own index."""
-    _script(
-        conn,
-        """
-        CREATE TABLE vector_stores (
-            id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            name TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            last_active_at INTEGER NOT NULL,
-            metadata TEXT NOT NULL,
-            expires_after_days INTEGER,
-            embedding_model TEXT NOT NULL,
-            embedding_dimension INTEGER NOT NULL
-        );
-        CREATE INDEX vector_stores_owner_created ON vector_stores (owner, created_at);
-        CREATE TABLE vector_store_file_batches (
-            id TEXT PRIMARY KEY,
-            vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
-            owner TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            cancelled INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE TABLE vector_store_files (
-            vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
-            file_id TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            last_error TEXT,
-            attributes TEXT NOT NULL,
-            chunking_strategy TEXT NOT NULL,
-            usage_bytes INTEGER NOT NULL DEFAULT 0,
-            batch_id TEXT,
-            sha256 TEXT NOT NULL,
-            PRIMARY KEY (vector_store_id, file_id)
-        );
-        CREATE INDEX vector_store_files_file ON vector_store_files (file_id);
-        CREATE INDEX vector_store_files_batch ON vector_store_files (batch_id);
-        CREATE INDEX vector_store_files_status ON vector_store_files (status);
-        """,
-    )
+    _script(conn, _M004_SQL)
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
