@@ -140,7 +140,9 @@ async def ingest_real(data_dir: Path, work: Path, args: argparse.Namespace) -> J
     [small_file] = write_corpus(work / "one", 1, 60, 60, args.seed + 1)
     settings = Settings(data_dir=data_dir, providers=(ProviderConfig("default", "http://127.0.0.1:9/v1"),))
     app = create_app(settings)
-    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://parley.test", timeout=600)
+    client = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://parley.test", timeout=600
+    )
     stores: Json = {}
     try:
         for name, files in (("big", big_files), ("small", [small_file]), ("empty", [])):
@@ -148,7 +150,11 @@ async def ingest_real(data_dir: Path, work: Path, args: argparse.Namespace) -> J
             ids = []
             for path in files:
                 upload = {"file": (path.name, path.read_bytes(), "text/plain")}
-                ids.append((await ok(await client.post("/v1/files", files=upload, data={"purpose": "assistants"})))["id"])
+                ids.append(
+                    (await ok(await client.post("/v1/files", files=upload, data={"purpose": "assistants"})))[
+                        "id"
+                    ]
+                )
             if ids:
                 url = f"/v1/vector_stores/{store['id']}/file_batches"
                 batch = await ok(await client.post(url, json={"file_ids": ids}))
@@ -174,7 +180,14 @@ async def centers(pool: list[str], count: int) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
-def grow(directory: Path, target: int, file_ids: list[str], pool: list[str], middles: np.ndarray, args: argparse.Namespace) -> Json:
+def grow(
+    directory: Path,
+    target: int,
+    file_ids: list[str],
+    pool: list[str],
+    middles: np.ndarray,
+    args: argparse.Namespace,
+) -> Json:
     """Add synthetic chunks to a store's index until it holds ``target``."""
     rng = np.random.default_rng(args.seed)
     pick = random.Random(args.seed)
@@ -194,7 +207,9 @@ def grow(directory: Path, target: int, file_ids: list[str], pool: list[str], mid
                 text = " ".join(parts)[:CHUNK_CHARS].rsplit(" ", 1)[0]
                 file_id = file_ids[n % len(file_ids)]
                 chunks.append(Chunk(f"{file_id}:s{n}", file_id, 100_000 + n, text, {}, len(text) // 4))
-            points = middles[leads] + rng.standard_normal((count, middles.shape[1]), dtype=np.float32) * args.noise
+            points = (
+                middles[leads] + rng.standard_normal((count, middles.shape[1]), dtype=np.float32) * args.noise
+            )
             index.add(chunks, (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32))
             log(f"index: {start + count}/{target} chunks, {time.perf_counter() - started:.0f} s")
         total = index.count()
@@ -211,7 +226,14 @@ async def build(data_dir: Path, work: Path, args: argparse.Namespace) -> Json:
     pool = paragraphs()
     random.Random(args.seed).shuffle(pool)
     middles = await centers(pool, min(args.centers, len(pool)))
-    grown = grow(data_dir / "vector_stores" / stores["big"]["id"], args.chunks, stores["big"]["file_ids"], pool, middles, args)
+    grown = grow(
+        data_dir / "vector_stores" / stores["big"]["id"],
+        args.chunks,
+        stores["big"]["file_ids"],
+        pool,
+        middles,
+        args,
+    )
     small = open_index(data_dir / "vector_stores" / stores["small"]["id"], middles.shape[1])
     small_chunks = small.count()
     small.close()
@@ -255,7 +277,9 @@ def shape_ok(kind: str, response: Json) -> bool:
     if kind == "plain":
         return True
     calls = [item for item in output if item.get("type") == "file_search_call"]
-    annotations = [a for m in messages for part in m.get("content") or [] for a in part.get("annotations") or []]
+    annotations = [
+        a for m in messages for part in m.get("content") or [] for a in part.get("annotations") or []
+    ]
     cited = any(a.get("type") == "file_citation" for a in annotations)
     return bool(calls) and calls[0].get("status") == "completed" and cited == (kind != "fs_empty")
 
@@ -304,7 +328,13 @@ async def searches(client: httpx2.AsyncClient, stores: Json, rounds: int, errors
                 ms, page = await timed(post_json(client, path, body))
                 found = page.get("object") == "vector_store.search_results.page" and "data" in page
                 # A keyword search for words no chunk has, or any search of the 1-chunk store, may be empty.
-                check(found and (size == "1" or mode == "keyword" or bool(page["data"])), client, path, body, page)
+                check(
+                    found and (size == "1" or mode == "keyword" or bool(page["data"])),
+                    client,
+                    path,
+                    body,
+                    page,
+                )
                 empty[key] += not page["data"]
             except (Failure, httpx2.HTTPError) as exc:
                 errors.add(f"search_{key}", exc)
@@ -333,9 +363,7 @@ async def embedding_alone(rounds: int) -> Json:
 async def tool_message(client: httpx2.AsyncClient, store_id: str) -> list[Json]:
     """The tool message of a 10-result search of the big store, laid out as Parley lays it out."""
     page = await post_json(client, f"/v1/vector_stores/{store_id}/search", {"query": QUESTIONS[0]})
-    results = [
-        {**hit, "text": "".join(part["text"] for part in hit["content"])} for hit in page["data"]
-    ]
+    results = [{**hit, "text": "".join(part["text"] for part in hit["content"])} for hit in page["data"]]
     return tool_result_parts(QUESTIONS[0], results)
 
 
@@ -350,9 +378,16 @@ async def upstream_call(client: httpx2.AsyncClient, content: list[Json], rounds:
             {"role": "assistant", "content": None, "tool_calls": [call]},
             {"role": "tool", "tool_call_id": "call_1", "content": content},
         ]
-        body = {"model": MODEL, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+        body = {
+            "model": MODEL,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         try:
-            ms, (data, _) = await timed(post_stream(client, "/v1/chat/completions", body, re.compile(rb"content")))
+            ms, (data, _) = await timed(
+                post_stream(client, "/v1/chat/completions", body, re.compile(rb"content"))
+            )
             check(data.endswith(b"data: [DONE]\n\n"), client, "/v1/chat/completions", body, data)
         except (Failure, httpx2.HTTPError) as exc:
             errors.add("upstream", exc)
@@ -362,10 +397,12 @@ async def upstream_call(client: httpx2.AsyncClient, content: list[Json], rounds:
 
 
 def difference(a: Json, b: Json, *minus: Json) -> float | None:
-    values = [a.get("p50_ms"), b.get("p50_ms"), *(m.get("p50_ms") for m in minus)]
-    if any(v is None for v in values):
+    """p50 of ``a`` minus the p50s of ``b`` and every one of ``minus``; None if one is missing."""
+    values: list[float | None] = [a.get("p50_ms"), b.get("p50_ms"), *(m.get("p50_ms") for m in minus)]
+    known = [v for v in values if v is not None]
+    if len(known) < len(values):
         return None
-    return round(values[0] - values[1] - sum(values[2:]), 3)
+    return round(known[0] - sum(known[1:]), 3)
 
 
 async def measure(args: argparse.Namespace, upstream: Server, parley: Server, stores: Json) -> Json:
@@ -436,7 +473,17 @@ def run(args: argparse.Namespace, base: Path) -> Json:
     with contextlib.ExitStack() as procs:
         up_port, parley_port = free_port(), free_port()
         upstream = spawn("upstream", [__file__, "--serve-upstream", str(up_port)], up_port, base, procs)
-        serve = ["-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(parley_port), "--log-level", "warning"]
+        serve = [
+            "-m",
+            "parley",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(parley_port),
+            "--log-level",
+            "warning",
+        ]
         serve += ["--provider-url", f"{upstream.url}/v1", "--data-dir", str(data_dir)]
         parley = spawn("parley", serve, parley_port, base, procs)
         try:
@@ -451,12 +498,22 @@ def run(args: argparse.Namespace, base: Path) -> Json:
         "commit": git("rev-parse", "--short", "HEAD"),
         "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "load_avg_1m_before": round(load_before, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2)},
+        "machine": {
+            **machine(),
+            "load_avg_1m_before": round(load_before, 2),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        },
         "config": {
-            "chunks": args.chunks, "real_files": args.real_files, "centers": args.centers, "noise": args.noise,
-            "rounds": args.rounds, "warmup": args.warmup, "seed": args.seed, "quick": args.quick,
+            "chunks": args.chunks,
+            "real_files": args.real_files,
+            "centers": args.centers,
+            "noise": args.noise,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "seed": args.seed,
+            "quick": args.quick,
             "parley_src": parley_src(),
-        },  # fmt: skip
+        },
         "store": {key: value for key, value in built.items() if key != "stores"},
         **measured,
         "target_added_ms": 10.0,
@@ -466,12 +523,20 @@ def run(args: argparse.Namespace, base: Path) -> Json:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a 2k-chunk store and 8 rounds: a smoke run")
-    parser.add_argument("--chunks", type=int, help="chunks in the big store (default 100000, 2000 with --quick)")
-    parser.add_argument("--real-files", type=int, help="really ingested files in it (default 12, 3 with --quick)")
-    parser.add_argument("--centers", type=int, help="paragraph embeddings as cluster centres (default 400, 40 with --quick)")
+    parser.add_argument(
+        "--chunks", type=int, help="chunks in the big store (default 100000, 2000 with --quick)"
+    )
+    parser.add_argument(
+        "--real-files", type=int, help="really ingested files in it (default 12, 3 with --quick)"
+    )
+    parser.add_argument(
+        "--centers", type=int, help="paragraph embeddings as cluster centres (default 400, 40 with --quick)"
+    )
     parser.add_argument("--noise", type=float, default=0.05, help="per-dimension noise around a centre")
     parser.add_argument("--rounds", type=int, help="measured rounds (default 100, 8 with --quick)")
-    parser.add_argument("--warmup", type=int, default=None, help="unmeasured rounds first (default 10, 2 with --quick)")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="unmeasured rounds first (default 10, 2 with --quick)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, help="build the data dir here, and reuse it on the next run")
     parser.add_argument("--out", type=Path, help="also append the JSON line to this file")

@@ -53,7 +53,9 @@ from parley.retrieval.parsing import extract_text
 
 Json = dict[str, Any]
 BASE_URL = "http://parley.test"
-SUMMARY = re.compile(r"^(?P<name>.+) \((?P<store>vs_\w+)\): (?P<done>\d+) ingested, \d+ already there, (?P<failed>\d+) failed$")
+SUMMARY = re.compile(
+    r"^(?P<name>.+) \((?P<store>vs_\w+)\): (?P<done>\d+) ingested, \d+ already there, (?P<failed>\d+) failed$"
+)
 
 
 def log(message: str) -> None:
@@ -138,7 +140,10 @@ async def embedder_alone(texts: list[str]) -> Json:
 
 async def check(response: httpx2.Response) -> Json:
     if not 200 <= response.status_code < 300:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text[:2000]}")
+        request = response.request
+        raise RuntimeError(
+            f"{request.method} {request.url} -> {response.status_code}: {response.text[:2000]}"
+        )
     value: Json = orjson.loads(response.content)
     return value
 
@@ -156,14 +161,20 @@ async def through_api(paths: list[Path], data_dir: Path, expected_chunks: int) -
         file_ids = []
         for path in paths:
             upload = {"file": (path.name, path.read_bytes(), "text/plain")}
-            file_ids.append((await check(await client.post("/v1/files", files=upload, data={"purpose": "assistants"})))["id"])
+            file_ids.append(
+                (await check(await client.post("/v1/files", files=upload, data={"purpose": "assistants"})))[
+                    "id"
+                ]
+            )
         uploaded = time.perf_counter()
         batch = await check(
             await client.post(f"/v1/vector_stores/{store['id']}/file_batches", json={"file_ids": file_ids})
         )
         while batch["file_counts"]["in_progress"]:
             await asyncio.sleep(0.05)
-            batch = await check(await client.get(f"/v1/vector_stores/{store['id']}/file_batches/{batch['id']}"))
+            batch = await check(
+                await client.get(f"/v1/vector_stores/{store['id']}/file_batches/{batch['id']}")
+            )
         done = time.perf_counter()
         cpu_s = time.process_time() - cpu
     finally:
@@ -197,7 +208,17 @@ def indexed_chunks(data_dir: Path, store_id: str) -> int:
 
 def run_cli(folder: Path, data_dir: Path, name: str) -> tuple[float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    argv = [sys.executable, "-m", "parley", "ingest", str(folder), "--vector-store", name, "--data-dir", str(data_dir)]
+    argv = [
+        sys.executable,
+        "-m",
+        "parley",
+        "ingest",
+        str(folder),
+        "--vector-store",
+        name,
+        "--data-dir",
+        str(data_dir),
+    ]
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600, check=False)
     seconds = time.perf_counter() - started
@@ -256,12 +277,21 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
         "commit": git("rev-parse", "--short", "HEAD"),
         "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "load_avg_1m_before": round(load_before, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2)},
+        "machine": {
+            **machine(),
+            "load_avg_1m_before": round(load_before, 2),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        },
         "config": {
-            "files": args.files, "min_words": args.min_words, "max_words": args.max_words, "seed": args.seed,
-            "quick": args.quick, "embed_batch": EMBED_BATCH, "chunking": ChunkingStrategy().wire()["static"],
+            "files": args.files,
+            "min_words": args.min_words,
+            "max_words": args.max_words,
+            "seed": args.seed,
+            "quick": args.quick,
+            "embed_batch": EMBED_BATCH,
+            "chunking": ChunkingStrategy().wire()["static"],
             "parley_src": parley_src(),
-        },  # fmt: skip
+        },
         "corpus": {
             "files": len(paths),
             "words": words,

@@ -1,9 +1,10 @@
-"""Bad input to every Files and Vector Stores endpoint: an OpenAI error body, and nothing changed.
+"""Bad input to every Vector Stores endpoint: an OpenAI error body, and nothing changed.
 
 Every refused request runs against one shared server (a store holding one file from a batch, and a
 file in no store) and must leave it exactly as it was: the same stores, files, memberships, batch
 rows and blobs, down to ``last_active_at``. The error body is checked with the house
 ``assert_error``: exact keys, status, type, ``param`` in OpenAI's spelling, and ``code``.
+The Files API, wrong methods and unknown routes are in ``test_retrieval_errors_http.py``.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ STORE_CASES = [
     case("POST", VS, {"file_ids": "<loose>"}, 400, "file_ids", TYPE, "create-file-ids-string"),
     case("POST", VS, {"file_ids": [5]}, 400, "file_ids", TYPE, "create-file-ids-number"),
     case("POST", VS, {"file_ids": ["<loose>"] * 2001}, 400, "file_ids", VALUE, "create-file-ids-2001"),
-    case("POST", VS, {"file_ids": ["<loose>", "file-nope"]}, 404, "file_id", NOT_FOUND, "create-unknown-file"),
+    case("POST", VS, {"file_ids": ["<loose>", "file-nope"]}, 404, "file_id", NOT_FOUND,
+         "create-unknown-file"),
     case("POST", VS, {"file_ids": ["<loose>"], "chunking_strategy": "auto"}, 400, "chunking_strategy",
          TYPE, "create-chunking-string"),
     case("POST", VS, {"file_ids": ["<loose>"], "chunking_strategy": {"type": "dynamic"}}, 400,
@@ -167,8 +169,8 @@ STORE_FILE_CASES = [
     case("POST", SF, {"file_id": 5}, 400, "file_id", TYPE, "attach-file-id-number"),
     case("POST", SF, {"file_id": ""}, 400, "file_id", TYPE, "attach-file-id-empty"),
     case("POST", SF, {"file_id": "<loose>", "attributes": "a"}, 400, "attributes", TYPE, "attach-attrs-str"),
-    case("POST", SF, {"file_id": "<loose>", "attributes": ATTR17}, 400, "attributes", VALUE, "attach-17-keys"),
-    case("POST", SF, {"file_id": "<loose>", "attributes": LONG_KEY}, 400, "attributes", VALUE, "attach-key-65"),
+    *[case("POST", SF, {"file_id": "<loose>", "attributes": attrs}, 400, "attributes", VALUE, f"attach-{id}")
+      for id, attrs in (("17-keys", ATTR17), ("key-65", LONG_KEY))],
     *[case("POST", SF, {"file_id": "<loose>", "attributes": {"k": value}}, 400, "attributes.k", VALUE,
            f"attach-attr-{name}") for name, value in
       (("513-chars", "x" * 513), ("null", None), ("list", [1]), ("object", {"a": 1}))],
@@ -283,8 +285,8 @@ SEARCH_CASES = [
     filters_case({"type": "eq", "key": "region", "value": {"a": 1}}, "filters.value", TYPE, "value-object"),
     filters_case({"type": "in", "key": "region", "value": "eu"}, "filters.value", TYPE, "in-string"),
     filters_case({"type": "nin", "key": "region", "value": [True]}, "filters.value", TYPE, "nin-bool"),
-    filters_case({"type": "eq", "key": "n", "value": 2**64 - 1}, "filters.value", VALUE, "value-beyond-64-bits"),
-    filters_case({"type": "in", "key": "n", "value": [1, 2**63]}, "filters.value", VALUE, "in-beyond-64-bits"),
+    filters_case({"type": "eq", "key": "n", "value": 2**64 - 1}, "filters.value", VALUE, "int-over-64-bits"),
+    filters_case({"type": "in", "key": "n", "value": [1, 2**63]}, "filters.value", VALUE, "in-over-64-bits"),
     filters_case({"type": "and"}, "filters.filters", TYPE, "and-without-filters"),
     filters_case(compound(), "filters.filters", TYPE, "and-empty"),
     filters_case({"type": "or", "filters": LEAF}, "filters.filters", TYPE, "or-object"),
@@ -304,19 +306,10 @@ SEARCH_CASES = [
          "search-unknown-store"),
 ]  # fmt: skip
 
-FILE_CASES = [
-    *[case("GET", f"/files?{query}", None, 400, query.split("=")[0], VALUE, f"files-list-{query}")
-      for query in ("limit=0", "limit=10001", "limit=", "order=random")],
-    case("GET", "/files/file-nope", None, 404, "file_id", NOT_FOUND, "files-retrieve-unknown"),
-    case("GET", "/files/file-nope/content", None, 404, "file_id", NOT_FOUND, "files-content-unknown"),
-    case("DELETE", "/files/file-nope", None, 404, "file_id", NOT_FOUND, "files-delete-unknown"),
-    case("POST", "/files", {"purpose": "assistants"}, 400, ROOT, ANY, "files-upload-json"),
-]  # fmt: skip
-
 
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "param", "code"),
-    [*STORE_CASES, *STORE_FILE_CASES, *BATCH_CASES, *SEARCH_CASES, *FILE_CASES],
+    [*STORE_CASES, *STORE_FILE_CASES, *BATCH_CASES, *SEARCH_CASES],
 )
 async def test_refused_and_nothing_changed(
     world: World, method: str, path: str, body: Any, status: int, param: str | None, code: Any

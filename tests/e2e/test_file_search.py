@@ -37,6 +37,9 @@ Q1 = {
         {"type": "lt", "key": "date", "value": 1680307200},
     ],
 }
+DEEP: dict[str, Any] = {"type": "eq", "key": "a", "value": 1}
+for _ in range(11):
+    DEEP = {"type": "and", "filters": [DEEP]}
 CITED = re.compile(r"\(cite as <\|(file-[0-9a-f]+)\|>\)")
 
 
@@ -224,6 +227,8 @@ async def test_an_empty_store_still_lets_the_model_answer(harness_factory: Calla
         ({"type": "file_search", "vector_store_ids": []}, 400, "tools[0].vector_store_ids"),
         ({"type": "file_search", "vector_store_ids": ["<store>"], "filters": {"type": "like", "key": "a",
           "value": 1}}, 400, "tools[0].filters.type"),
+        ({"type": "file_search", "vector_store_ids": ["<store>"], "filters": DEEP}, 400,
+         "tools[0].filters" + ".filters[0]" * 10),
         ({"type": "file_search", "vector_store_ids": ["<store>"], "max_num_results": 51}, 400,
          "tools[0].max_num_results"),
     ],

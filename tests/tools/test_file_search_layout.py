@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from parley.tools.file_search import CHAT_TOOL, read_call, tool_result_parts
+import pytest
+
+from parley.tools.file_search import CHAT_TOOL, _query, read_call, tool_result_parts
 from tests.support.seeds import load_seed
 
 EU = {
@@ -59,3 +61,17 @@ def test_a_stored_call_reads_back_as_the_call_and_the_result_the_model_saw() -> 
     assert message["tool_call_id"] == call["id"]
     assert message["content"] == tool_result_parts("key events in Q1 2023", [EU, US])
     assert json.loads(call["function"]["arguments"]) == {"query": "key events in Q1 2023"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "query"),
+    [
+        ('{"query": "q1 results"}', "q1 results"),
+        ('{"q": "q1", "region": "eu"}', "q1 eu"),  # a model that named the parameter otherwise
+        ("q1 results", "q1 results"),  # not JSON at all
+        ('["q1"]', "['q1']"),
+        ("", ""),
+    ],
+)
+def test_the_query_is_read_leniently(arguments: str, query: str) -> None:
+    assert _query(arguments) == query

@@ -126,22 +126,21 @@ async def create_batch(request: Request) -> Response:
 
 
 async def retrieve_batch(request: Request) -> Response:
-    store_id, owner = _ids(request)
-    batch_id = request.path_params["batch_id"]
-    service = library(request)
-    await service.store(store_id, owner)
-    batch = await service.stores.get_batch(store_id, batch_id, owner)
-    if batch is None:
-        raise _batch_not_found(store_id, batch_id)
-    return json_response(batch.wire())
+    return await _batch(request, cancel=False)
 
 
 async def cancel_batch(request: Request) -> Response:
+    return await _batch(request, cancel=True)
+
+
+async def _batch(request: Request, *, cancel: bool) -> Response:
+    """The batch (cancelled first when asked), 404 in a store or for a batch the caller cannot see."""
     store_id, owner = _ids(request)
     batch_id = request.path_params["batch_id"]
     service = library(request)
     await service.store(store_id, owner)
-    batch = await service.stores.cancel_batch(store_id, batch_id, owner)
+    stores = service.stores
+    batch = await (stores.cancel_batch if cancel else stores.get_batch)(store_id, batch_id, owner)
     if batch is None:
         raise _batch_not_found(store_id, batch_id)
     return json_response(batch.wire())

@@ -15,10 +15,6 @@ from parley.retrieval.library import FileSpec
 
 MAX_KEYS, MAX_KEY_LENGTH, MAX_VALUE_LENGTH = 16, 64, 512
 MAX_BATCH_FILES = 2000
-MAX_FILTER_DEPTH, MAX_FILTER_TERMS = 10, 500
-"""Nesting and total comparisons (an ``in`` value counts each item) a search filter may have: well
-inside what SQLite compiles (its parser stack and its 1000-deep expression trees)."""
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def invalid(param: str, message: str, code: str = "invalid_value") -> InvalidRequest:
@@ -148,29 +144,3 @@ def batch_specs(body: dict[str, Any]) -> list[FileSpec]:
         raise invalid("files", f"Invalid 'files': expected 1 to {MAX_BATCH_FILES} objects.", "invalid_type")
     specs = [file_spec(_mapping(f, f"files[{i}]"), f"files[{i}]") for i, f in enumerate(files)]
     return list({spec.file_id: spec for spec in specs}.values())
-
-
-def check_filter_size(raw: Any, param: str = "filters") -> None:
-    """Refuse a filter too deep, too wide or with an integer beyond 64 bits for SQLite to run.
-
-    Walks without recursion, before ``parse_filter`` (which recurses) sees the filter; the shape
-    itself (operators, keys, value types) is left to ``parse_filter``.
-    """
-    terms, stack = 0, [(raw, param, 0)]
-    while stack:
-        node, path, depth = stack.pop()
-        if not isinstance(node, dict):
-            continue
-        children = node.get("filters")
-        if node.get("type") in ("and", "or") and isinstance(children, list):
-            if depth >= MAX_FILTER_DEPTH:
-                raise invalid(path, f"Invalid '{path}': filters nest at most {MAX_FILTER_DEPTH} levels deep.")
-            stack += [(child, f"{path}.filters[{i}]", depth + 1) for i, child in enumerate(children)]
-            continue
-        value = node.get("value")
-        values = value if isinstance(value, list) else [value]
-        terms += len(values)
-        if any(type(v) is int and not INT64_MIN <= v <= INT64_MAX for v in values):
-            raise invalid(f"{path}.value", f"Invalid '{path}.value': integers must fit in 64 bits.")
-    if terms > MAX_FILTER_TERMS:
-        raise invalid(param, f"Invalid '{param}': at most {MAX_FILTER_TERMS} comparisons, got {terms}.")

@@ -133,7 +133,6 @@ def _search_options(body: dict[str, Any]) -> SearchOptions:
     if not isinstance(body.get("rewrite_query", False), bool):
         raise params.invalid("rewrite_query", "Invalid type for 'rewrite_query': expected a boolean.")
     raw_filter = body.get("filters")
-    params.check_filter_size(raw_filter)
     return SearchOptions(
         filters=None if raw_filter is None else parse_filter(raw_filter, "filters"),
         max_num_results=count,

@@ -121,13 +121,7 @@ async def _model_call(
         with_reasoning=turn.provider.capabilities.reasoning_in_history,
     )
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
-    annotators = [tool.annotator(turn.context) for tool in turn.toolset.hosted()]
-    assembler = Assembler(
-        turn.toolset,
-        turn.seal,
-        think_tags=turn.provider.capabilities.think_tags,
-        annotator=chain([a for a in annotators if a is not None]),
-    )
+    assembler = _assembler(turn)
     try:
         async for chunk in _fitting_stream(turn, body):
             for event in _feed(assembler, chunk, turn.provider.name):
@@ -144,6 +138,17 @@ async def _model_call(
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)
+
+
+def _assembler(turn: Turn) -> Assembler:
+    """An assembler for the next model call, reading its answer for the hosted tools' citations."""
+    annotators = [tool.annotator(turn.context) for tool in turn.toolset.hosted()]
+    return Assembler(
+        turn.toolset,
+        turn.seal,
+        think_tags=turn.provider.capabilities.think_tags,
+        annotator=chain([a for a in annotators if a is not None]),
+    )
 
 
 async def _fitting_stream(turn: Turn, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:

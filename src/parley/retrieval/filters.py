@@ -62,8 +62,45 @@ Filter: TypeAlias = ComparisonFilter | CompoundFilter
 # --- parsing ------------------------------------------------------------------------------------
 
 
+MAX_DEPTH, MAX_TERMS = 10, 500
+"""Nesting and total comparisons (an ``in`` value counts each item) a filter may have: well inside
+what SQLite compiles (its parser stack and its 1000-deep expression trees)."""
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def parse_filter(raw: object, param: str = "filters") -> Filter:
     """Validate a filter object from a request; errors name the offending path under ``param``."""
+    _check_size(raw, param)
+    return _parse(raw, param)
+
+
+def _check_size(raw: object, param: str) -> None:
+    """Refuse a filter too deep, too wide or with an integer beyond 64 bits for SQLite to run.
+
+    Walks without recursion, before ``_parse`` (which recurses) sees the filter; the shape itself
+    (operators, keys, value types) is left to ``_parse``.
+    """
+    terms, stack = 0, [(raw, param, 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        children = node.get("filters")
+        if node.get("type") in COMPOUND_OPS and isinstance(children, list):
+            if depth >= MAX_DEPTH:
+                raise FilterError(f"Invalid '{path}': filters nest at most {MAX_DEPTH} deep.", param=path)
+            stack += [(child, f"{path}.filters[{i}]", depth + 1) for i, child in enumerate(children)]
+            continue
+        value = node.get("value")
+        values = value if isinstance(value, list) else [value]
+        terms += len(values)
+        if any(type(v) is int and not _INT64[0] <= v <= _INT64[1] for v in values):
+            raise FilterError(f"Invalid '{path}.value': integers must fit in 64 bits.", param=f"{path}.value")
+    if terms > MAX_TERMS:
+        raise FilterError(f"Invalid '{param}': at most {MAX_TERMS} comparisons, got {terms}.", param=param)
+
+
+def _parse(raw: object, param: str) -> Filter:
     if not isinstance(raw, Mapping):
         raise FilterError(f"Invalid '{param}': expected an object.", param=param, code="invalid_type")
     op = raw.get("type")
@@ -85,7 +122,7 @@ def _parse_compound(raw: Mapping[str, object], op: CompoundOp, param: str) -> Co
             param=f"{param}.filters",
             code="invalid_type",
         )
-    parsed = tuple(parse_filter(child, f"{param}.filters[{i}]") for i, child in enumerate(children))
+    parsed = tuple(_parse(child, f"{param}.filters[{i}]") for i, child in enumerate(children))
     return CompoundFilter(op, parsed)
 
 
