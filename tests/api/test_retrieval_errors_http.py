@@ -139,7 +139,6 @@ async def test_wrong_method_is_405_with_allow(
     assert await snapshot(world) == before
 
 
-@pytest.mark.xfail(strict=True, reason="api/errors.py sends Starlette's Allow header and its own")
 async def test_allow_header_names_each_method_once(world: World) -> None:
     r = await send(world, "PUT", "/vector_stores/<vs>/search", None)
     assert r.headers.get_list("allow") == ["POST"]

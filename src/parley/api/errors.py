@@ -87,7 +87,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     detail: Any = exc.detail
     if exc.status_code in (404, 405):  # OpenAI's wording, which names what was asked for
         detail = f"Invalid URL ({request.method} {request.url.path})"
-    headers = dict(exc.headers or {})
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
     if exc.status_code == 405:
         headers["allow"] = _allowed_methods(request)
     return error_response(exc.status_code, str(detail), type_, code=code, headers=headers)

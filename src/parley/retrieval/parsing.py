@@ -24,13 +24,10 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-import pypdf
-from docx import Document
-from docx.opc.exceptions import PackageNotFoundError
-from docx.table import Table
-from pypdf.errors import PyPdfError
-from selectolax.lexbor import LexborHTMLParser
+if TYPE_CHECKING:  # the parsers load on first use: a server that never reads a file never pays for them
+    from docx.table import Table
 
 __all__ = ["UnparseableFile", "extract_text"]
 
@@ -135,6 +132,8 @@ def _looks_binary(sample: bytes) -> bool:
 
 def _read_html(data: bytes) -> str:
     """Visible text, one block element per line; scripts, styles and markup dropped."""
+    from selectolax.lexbor import LexborHTMLParser
+
     tree = LexborHTMLParser(decode_text(data))
     tree.strip_tags(["script", "style", "noscript", "template", "svg"])
     for node in tree.css(
@@ -212,7 +211,6 @@ def _read_csv(data: bytes, delimiter: str | None = None) -> str:
 
 # What pypdf raises on a broken file besides its own errors (it parses untrusted structure directly).
 _PDF_ERRORS = (
-    PyPdfError,
     NotImplementedError,  # an encryption or stream filter pypdf does not implement
     ValueError,
     KeyError,
@@ -225,12 +223,15 @@ _PDF_ERRORS = (
 
 
 def _read_pdf(data: bytes) -> str:
+    import pypdf
+    from pypdf.errors import PyPdfError
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnparseableFile("The PDF is encrypted with a password")
         pages = [page.extract_text() for page in reader.pages]
-    except _PDF_ERRORS as exc:
+    except (PyPdfError, *_PDF_ERRORS) as exc:
         raise UnparseableFile(f"The PDF could not be read: {exc or type(exc).__name__}") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
@@ -240,6 +241,10 @@ def _read_pdf(data: bytes) -> str:
 
 def _read_docx(data: bytes) -> str:
     """Paragraphs and table rows in document order; a merged cell is written once."""
+    from docx import Document
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+
     try:
         document = Document(io.BytesIO(data))
         lines: list[str] = []

@@ -16,10 +16,13 @@ import functools
 import gzip
 import threading
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import tiktoken
+
+if TYPE_CHECKING:  # imported when the encoding is first built
+    import tiktoken
 
 _RANKS = "o200k_base.tiktoken.gz"
 # tiktoken_ext/openai_public.py: o200k_base's pre-tokenizer pattern and special tokens.
@@ -54,6 +57,8 @@ def _ranks() -> dict[bytes, int]:
 
 @functools.cache
 def _load() -> tuple[tiktoken.Encoding, npt.NDArray[np.int64]]:
+    import tiktoken
+
     ranks = _ranks()
     lengths = np.zeros(max(ranks.values()) + 1, dtype=np.int64)
     for token, rank in ranks.items():
