@@ -41,6 +41,11 @@ class FileSpec:
     chunking: ChunkingStrategy = field(default_factory=ChunkingStrategy)
 
 
+TOUCH_EVERY = 60
+"""Seconds between the writes of a store's ``last_active_at`` while it is searched: expiry counts
+in days, and a write per search cost a database round trip on every file_search."""
+
+
 def store_not_found(store_id: str) -> NotFound:
     return NotFound(f"No vector store found with id '{store_id}'.", param="vector_store_id")
 
@@ -208,14 +213,16 @@ class VectorStoreLibrary:
         searched as its lines joined. Searching counts as activity for the stores' expiry."""
         text = query if isinstance(query, str) else "\n".join(query)
         groups: dict[str, list[ChunkIndex]] = {}
+        now = self.now()
         for store_id in dict.fromkeys(store_ids):
             store = await self.store(store_id, owner)
-            if store.expired(self.now()):
+            if store.expired(now):
                 raise InvalidRequest(f"Vector store '{store_id}' has expired.", code="vector_store_expired")
             groups.setdefault(store.embedding_model, []).append(
                 await self._pool.get(store_id, store.embedding_dimension)
             )
-            await self.stores.touch(store_id, owner, self.now())
+            if now - store.last_active_at >= TOUCH_EVERY:
+                await self.stores.touch(store_id, owner, now)
         hits = await search_by_model(groups, self._embedder, text, options or SearchOptions())
         return results(hits, await self.files.get_many(list({hit.chunk.file_id for hit in hits}), owner))
 
