@@ -197,7 +197,9 @@ def test_compaction_drops_tombstones_and_keeps_answers(tmp_path: Path) -> None:
     index = open_index(tmp_path, DIM, GRAPH)
     vectors = fill(index, files=40, per_file=25)
     for f in range(0, 40, 3):
-        index.delete_file(f"f{f}")  # 14 files = 350 rows: past 256 and 25%, so compaction ran
+        index.delete_file(f"f{f}")  # 14 files = 350 rows: past 256 and 25%, so compaction runs
+        index.vector_search(vectors[1], 1, None)  # searches go on while it does
+    index.wait_for_compaction()
     assert sorted(p.name for p in tmp_path.glob("*.f32")) != ["vectors.0.f32"]
     survivors = [r for r in range(1000) if (r // 25) % 3]
     for row in survivors[::97]:

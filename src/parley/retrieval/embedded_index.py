@@ -16,6 +16,7 @@ per filter until the next write, so repeated searches with one filter do not res
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from parley.retrieval.rwlock import RWLock
 from parley.retrieval.vectors import Selection, VectorParams, VectorStore, select
 
 FILTER_CACHE_SIZE = 32
+log = logging.getLogger(__name__)
 
 
 class EmbeddedIndex:
@@ -42,6 +44,9 @@ class EmbeddedIndex:
         self._vectors.open(self._table.labels())
         self._selections: OrderedDict[Filter, Selection] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._writers = threading.Lock()
+        """One writer at a time; a compaction holds it while it builds, so writes wait, not searches."""
+        self._compaction: threading.Thread | None = None
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -52,7 +57,7 @@ class EmbeddedIndex:
             )
         if not chunks:
             return
-        with self._lock.write():
+        with self._writers, self._lock.write():
             labels = np.arange(self._vectors.rows, self._vectors.rows + len(chunks), dtype=np.int64)
             self._table.insert(chunks, labels, lambda: self._append_checked(vectors, labels))
             self._vectors.activate(labels)
@@ -63,22 +68,39 @@ class EmbeddedIndex:
         assert np.array_equal(appended, labels), "labels were assigned under the write lock"
 
     def delete_file(self, file_id: str) -> int:
-        with self._lock.write():
-            labels = self._table.delete_file(file_id)
-            self._vectors.kill(labels)
-            self._selections.clear()
-            if self._vectors.needs_compaction():
-                self._compact()
-            return len(labels)
+        with self._writers:
+            with self._lock.write():
+                labels = self._table.delete_file(file_id)
+                self._vectors.kill(labels)
+                self._selections.clear()
+            compacting = self._compaction is not None and self._compaction.is_alive()
+            if self._vectors.needs_compaction() and not compacting:
+                self._compaction = threading.Thread(target=self._compact, name="parley-compact", daemon=True)
+                self._compaction.start()
+        return len(labels)
 
     def _compact(self) -> None:
-        successor, old_labels = self._vectors.compacted(self._vectors.generation + 1)
-        self._table.relabel(old_labels, successor.generation)
-        self._vectors.remove_files()
-        self._vectors = successor
+        """Rewrite the live rows as the next generation, on its own thread: rebuilding the graph of
+        a large store takes minutes, and searches go on meanwhile (only the swap excludes them);
+        writes wait for it. A failure leaves the current generation in use, tombstones and all."""
+        try:
+            with self._writers:
+                with self._lock.read():
+                    successor, old_labels = self._vectors.compacted(self._vectors.generation + 1)
+                with self._lock.write():
+                    self._table.relabel(old_labels, successor.generation)
+                    self._vectors.remove_files()
+                    self._vectors = successor
+                    self._selections.clear()
+        except Exception:  # a thread's failure has nowhere else to go; the index stays usable
+            log.exception("compacting the index in %s failed", self._vectors.directory)
+
+    def wait_for_compaction(self) -> None:
+        if self._compaction is not None:
+            self._compaction.join()
 
     def update_attributes(self, file_id: str, attributes: Attributes) -> None:
-        with self._lock.write():
+        with self._writers, self._lock.write():
             self._table.update_attributes(file_id, json.dumps(attributes))
             self._selections.clear()
 
@@ -138,6 +160,7 @@ class EmbeddedIndex:
 
     def close(self) -> None:
         """Checkpoint the graph so the next open does not re-add the rows since the last one."""
+        self.wait_for_compaction()
         with self._lock.write():
             self._vectors.checkpoint()
             self._vectors.close()
