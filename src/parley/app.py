@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from parley.api import files, passthrough, responses, vector_store_files, vector_stores
+from parley.api import conversations, files, passthrough, responses, vector_store_files, vector_stores
 from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
 from parley.config import ProviderConfig, Settings
@@ -29,7 +29,13 @@ from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
-from parley.storage.sqlite import Database, SqliteFileStore, SqliteResponseStore, SqliteVectorStoreStore
+from parley.storage.sqlite import (
+    Database,
+    SqliteConversationStore,
+    SqliteFileStore,
+    SqliteResponseStore,
+    SqliteVectorStoreStore,
+)
 from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -124,7 +130,13 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
             await shutdown(app)
 
     app = Starlette(
-        routes=[Route("/health", health), *responses.routes, *passthrough.routes, *RETRIEVAL_ROUTES],
+        routes=[
+            Route("/health", health),
+            *responses.routes,
+            *conversations.routes,
+            *passthrough.routes,
+            *RETRIEVAL_ROUTES,
+        ],
         exception_handlers={
             ParleyError: handle_parley_error,
             HTTPException: handle_http_exception,
@@ -140,5 +152,6 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(vector_stores=library),
+        conversations=SqliteConversationStore(database),
     )
     return app

@@ -299,7 +299,8 @@ INVALID_BODIES = [
     ),
     pytest.param({"previous_response_id": 5}, "previous_response_id", ANY, id="previous-response-id-number"),
     pytest.param({"background": True}, "background", ANY, id="background-true"),
-    pytest.param({"conversation": "conv_123"}, "conversation", ANY, id="conversation"),
+    pytest.param({"conversation": {"name": "x"}}, "conversation", ANY, id="conversation-without-id"),
+    pytest.param({"conversation": 5}, "conversation", ANY, id="conversation-number"),
 ]
 
 

@@ -12,11 +12,13 @@ from parley.api.sse import encode_stream
 from parley.engine import (
     drain,
     hidden_fields,
+    in_conversation,
     persist,
     prepare_turn,
     public_events,
     public_response,
     run_turn,
+    started,
 )
 from parley.errors import NotFound
 from parley.wire.request import parse_create_request
@@ -29,8 +31,12 @@ async def create_response(request: Request) -> Response:
     engine = deps(request)
     turn = await prepare_turn(body, engine, principal(request))
     events = persist(run_turn(turn), turn, engine.responses, engine.live)
+    if turn.conversation_id is not None:
+        events = in_conversation(events, turn, engine.conversations, engine.conversation_locks)
     hidden = hidden_fields(body.include) if turn.toolset.hosted() else {}
     if body.stream:
+        if turn.conversation_id is not None:
+            events = await started(events)  # a locked or vanished conversation is an HTTP error
         if hidden:
             events = public_events(events, hidden)
         return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)

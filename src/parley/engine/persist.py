@@ -31,7 +31,7 @@ async def persist(
     try:
         async for event in events:
             if event["type"] in TERMINAL_EVENTS:
-                await store.save(event["response"], turn.input_items, turn.owner)
+                await store.save(event["response"], turn.input_items, turn.owner, turn.conversation_id)
                 live.discard(turn.response["id"])
                 finished = True
             yield event

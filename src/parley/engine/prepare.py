@@ -12,17 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.conversation import ConversationLocks, conversation_not_found
 from parley.engine.live import LiveResponses
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, NotFound, ParleyError
 from parley.ids import Prefix, new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
-from parley.storage.base import ResponseStore
+from parley.storage.base import ConversationStore, ResponseStore
 from parley.tools.base import HostedTool, ToolServices
 from parley.tools.registry import HOSTED
 from parley.wire.items import AssistantMessage, Item, ItemReference
-from parley.wire.request import CreateResponseRequest
+from parley.wire.request import CreateResponseRequest, conversation_id
 from parley.wire.response import new_response
 
 _ID_PREFIXES: dict[str, Prefix] = {
@@ -44,6 +45,8 @@ class EngineDeps:
     sealer: ReasoningSealer
     live: LiveResponses = field(default_factory=LiveResponses)
     tools: ToolServices = field(default_factory=ToolServices)
+    conversations: ConversationStore | None = None
+    conversation_locks: ConversationLocks = field(default_factory=ConversationLocks)
 
 
 @dataclass
@@ -61,20 +64,14 @@ class Turn:
     seal: Callable[[str], str] | None = None
     """Set when the caller asked for ``reasoning.encrypted_content``."""
     failure: ParleyError | None = field(default=None)
+    conversation_id: str | None = None
+    history: int = 0
+    """How many items at the head of ``context`` are stored state (the chain or the conversation)."""
 
 
 async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> Turn:
     provider, model = deps.router.resolve(request.model)
-    history: list[Item] = []
-    if request.previous_response_id is not None:
-        found = await deps.responses.history(request.previous_response_id, owner)
-        if found is None:
-            raise NotFound(
-                f"Previous response with id '{request.previous_response_id}' not found.",
-                param="previous_response_id",
-                code="previous_response_not_found",
-            )
-        history = found
+    history = await _stored_context(request, deps, owner)
     input_items = _input_items(request, history)
     if not input_items and not history:
         raise InvalidRequest(
@@ -89,7 +86,29 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
             toolset.load(item["tools"])
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
     response = new_response(request, new_id("resp"), int(time.time()))
-    return Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
+    turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
+    turn.conversation_id, turn.history = conversation_id(request), len(history)
+    return turn
+
+
+async def _stored_context(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> list[Item]:
+    """The items a turn continues from: its ``previous_response_id`` chain or its conversation."""
+    if request.previous_response_id is not None:
+        found = await deps.responses.history(request.previous_response_id, owner)
+        if found is None:
+            raise NotFound(
+                f"Previous response with id '{request.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        return found
+    conversation = conversation_id(request)
+    if conversation is None:
+        return []
+    items = await deps.conversations.all_items(conversation, owner) if deps.conversations else None
+    if items is None:
+        raise conversation_not_found(conversation)
+    return items
 
 
 async def _hosted_tools(

@@ -26,8 +26,16 @@ class ResponseStore(Protocol):
     def record(self, response: dict[str, Any], owner: str) -> None:
         """Queue a write of the response row alone, without waiting (safe where awaiting is not)."""
 
-    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
-        """Write the finished response and this turn's input items in one transaction."""
+    async def save(
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        owner: str,
+        conversation_id: str | None = None,
+    ) -> None:
+        """Write the finished response and this turn's input items in one transaction; with
+        ``conversation_id``, append the input and output items to it in the same transaction
+        (unless the response failed: a failed turn leaves the conversation as it was)."""
 
     async def get(self, response_id: str, owner: str) -> dict[str, Any] | None: ...
 
@@ -277,3 +285,38 @@ class VectorStoreStore(Protocol):
     async def list(
         self, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
     ) -> tuple[list[VectorStoreRecord], bool]: ...
+
+
+class ConversationStore(Protocol):
+    """Conversations and their items, scoped by owner; items are kept in wire shape, in order.
+
+    A response on a conversation reads ``all_items`` as its context and appends its input and
+    output in the same transaction as the response row (``storage/sqlite/conversations.append_items``).
+    """
+
+    async def create(self, conversation: dict[str, Any], items: list[Item], owner: str) -> None:
+        """Write the conversation and its initial items in one transaction."""
+
+    async def get(self, conversation_id: str, owner: str) -> dict[str, Any] | None: ...
+
+    async def update(
+        self, conversation_id: str, owner: str, metadata: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Replace the metadata; None when the conversation is missing."""
+
+    async def delete(self, conversation_id: str, owner: str) -> bool:
+        """Remove the conversation and every item in it."""
+
+    async def add_items(self, conversation_id: str, owner: str, items: list[Item]) -> list[Item] | None:
+        """Append in order, in one transaction; None (nothing written) when the conversation is missing."""
+
+    async def items(
+        self, conversation_id: str, owner: str, *, after: str | None, limit: int, order: Order
+    ) -> Page | None: ...
+
+    async def all_items(self, conversation_id: str, owner: str) -> list[Item] | None:
+        """Every item, oldest first (the context of a response on it); None when missing."""
+
+    async def get_item(self, conversation_id: str, item_id: str, owner: str) -> Item | None: ...
+
+    async def delete_item(self, conversation_id: str, item_id: str, owner: str) -> bool: ...

@@ -29,8 +29,14 @@ class ChainCache:
     def record(self, response: dict[str, Any], owner: str) -> None:
         self._inner.record(response, owner)
 
-    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
-        await self._inner.save(response, input_items, owner)
+    async def save(
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        owner: str,
+        conversation_id: str | None = None,
+    ) -> None:
+        await self._inner.save(response, input_items, owner, conversation_id)
         previous = response["previous_response_id"]
         base = [] if previous is None else self._chains.get((owner, previous))
         if base is not None:

@@ -144,12 +144,30 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             code="invalid_value",
         )
     if request.conversation is not None:
-        raise InvalidRequest(
-            "The conversation parameter is not supported by this server yet.",
-            param="conversation",
-            code="unsupported_value",
-        )
+        conversation_id(request)  # checks its shape
+        if request.previous_response_id is not None:
+            raise InvalidRequest(
+                "Mutually exclusive parameters: Ensure you are only providing one of: "
+                "'previous_response_id' or 'conversation'.",
+                param="conversation",
+                code="mutually_exclusive_parameters",
+            )
     return request
+
+
+def conversation_id(request: CreateResponseRequest) -> str | None:
+    """The conversation a request names, as an id or as ``{"id": ...}``."""
+    raw = request.conversation
+    if raw is None:
+        return None
+    value = raw.get("id") if isinstance(raw, dict) else raw
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(
+            "Invalid 'conversation': expected a conversation id or an object with an 'id'.",
+            param="conversation",
+            code="invalid_value",
+        )
+    return value
 
 
 def declared_tool_names(request: CreateResponseRequest) -> set[str]:

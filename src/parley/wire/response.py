@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parley.wire.request import CreateResponseRequest, JsonSchemaFormat
+from parley.wire.request import CreateResponseRequest, JsonSchemaFormat, conversation_id
 
 ResponseObject = dict[str, Any]
 
@@ -46,6 +46,7 @@ def tool_choice(request: CreateResponseRequest) -> Any:
 
 def new_response(request: CreateResponseRequest, response_id: str, created_at: int) -> ResponseObject:
     """The response as it looks at ``response.created``; the engine fills in the rest."""
+    conversation = conversation_id(request)
     reasoning = request.reasoning
     return {
         "id": response_id,
@@ -83,7 +84,7 @@ def new_response(request: CreateResponseRequest, response_id: str, created_at: i
         "usage": None,
         "user": request.user,
         "metadata": request.metadata or {},
-    }
+    } | ({"conversation": {"id": conversation}} if conversation else {})
 
 
 def usage_object(

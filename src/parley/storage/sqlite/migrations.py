@@ -117,11 +117,36 @@ def m004_vector_stores(conn: sqlite3.Connection) -> None:
     _script(conn, _M004_SQL)
 
 
+def m005_conversations(conn: sqlite3.Connection) -> None:
+    """Conversations and their items in order; (conversation_id, item_id) finds one item."""
+    _script(
+        conn,
+        """
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            metadata TEXT NOT NULL
+        );
+        CREATE TABLE conversation_items (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            item_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX conversation_items_item ON conversation_items (conversation_id, item_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_responses,
     m002_item_owner,
     m003_files,
     m004_vector_stores,
+    m005_conversations,
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from parley.storage.base import Item, Order, Page
+from parley.storage.sqlite.conversations import append_items
 from parley.storage.sqlite.database import Database, transaction
 
 _CHAIN_ITEMS = """
@@ -43,8 +44,15 @@ class SqliteResponseStore:
         row = _response_row(response, owner)
         self._db.submit(lambda conn: conn.execute(_UPSERT_RESPONSE, row))
 
-    async def save(self, response: dict[str, Any], input_items: list[Item], owner: str) -> None:
+    async def save(
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        owner: str,
+        conversation_id: str | None = None,
+    ) -> None:
         row = _response_row(response, owner)
+        appended = [*input_items, *response["output"]] if response["status"] != "failed" else []
         rid = response["id"]
         kinds = [("input", item) for item in input_items] + [("output", item) for item in response["output"]]
         items = [
@@ -59,6 +67,8 @@ class SqliteResponseStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 items,
             )
+            if conversation_id is not None and appended:
+                append_items(conn, conversation_id, owner, appended)
 
         await self._db.run(lambda conn: transaction(conn, write))
 

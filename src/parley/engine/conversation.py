@@ -1,0 +1,99 @@
+"""Responses on a conversation: one at a time, each seeing everything the ones before it added.
+
+A response on a conversation reads the conversation's items as its context and, when it ends,
+appends its input and output items in the very transaction that stores it
+(``ResponseStore.save``). Two responses racing on one conversation would both read the same
+items, and the second's answer would ignore the first's. So a response holds the
+conversation's lock from just before its first event until its items are stored: a second one
+waits its turn (up to ``LOCK_WAIT`` seconds, then OpenAI's own answer, ``conversation_locked``),
+re-reads the conversation if it changed meanwhile, and appends after the first. Nothing
+interleaves and nothing is lost.
+
+The lock lives in this process. Several processes or replicas over one database need the
+database's own lock; the PostgreSQL backend brings it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from parley.errors import InvalidRequest, NotFound
+from parley.storage.base import ConversationStore
+from parley.wire.events import Event
+
+if TYPE_CHECKING:  # prepare.py builds turns with this module's locks
+    from parley.engine.prepare import Turn
+
+LOCK_WAIT = 60.0
+"""Seconds a response waits for another on the same conversation before giving up."""
+
+
+def conversation_not_found(conversation_id: str) -> NotFound:
+    return NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation")
+
+
+class ConversationLocks:
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str, wait: float = LOCK_WAIT) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), wait)
+            except TimeoutError:
+                raise InvalidRequest(
+                    "Another process is currently operating on this conversation. "
+                    "Please retry in a few seconds.",
+                    param="conversation",
+                    code="conversation_locked",
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users == 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+
+async def in_conversation(
+    events: AsyncIterator[Event], turn: Turn, store: ConversationStore | None, locks: ConversationLocks
+) -> AsyncIterator[Event]:
+    """``events`` of a turn, run under its conversation's lock with the conversation as it is now."""
+    conversation_id = turn.conversation_id
+    if conversation_id is None or store is None:
+        async for event in events:
+            yield event
+        return
+    async with locks.hold(conversation_id):
+        items = await store.all_items(conversation_id, turn.owner)
+        if items is None:  # deleted since the turn was prepared
+            raise conversation_not_found(conversation_id)
+        stored = turn.context[: turn.history]
+        if len(items) != len(stored) or (items and items[-1].get("id") != stored[-1].get("id")):
+            turn.context[: turn.history] = items
+            turn.history = len(items)
+        async for event in events:
+            yield event
+
+
+async def started(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """``events`` with the first one already awaited, so that what fails before it (a missing or
+    locked conversation) fails as an HTTP error rather than inside a stream."""
+    first = await anext(events)
+
+    async def resumed() -> AsyncIterator[Event]:
+        yield first
+        async for event in events:
+            yield event
+
+    return resumed()
