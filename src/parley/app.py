@@ -12,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from parley.api import conversations, files, passthrough, responses, vector_store_files, vector_stores
+from parley.api import (
+    conversations,
+    files,
+    passthrough,
+    prompts,
+    responses,
+    vector_store_files,
+    vector_stores,
+)
 from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
 from parley.config import ProviderConfig, Settings
@@ -36,6 +44,7 @@ from parley.storage.sqlite import (
     SqliteResponseStore,
     SqliteVectorStoreStore,
 )
+from parley.storage.sqlite.prompts import SqlitePromptStore
 from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -134,6 +143,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
             Route("/health", health),
             *responses.routes,
             *conversations.routes,
+            *prompts.routes,
             *passthrough.routes,
             *RETRIEVAL_ROUTES,
         ],
@@ -153,5 +163,6 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         sealer=ReasoningSealer(key),
         tools=ToolServices(vector_stores=library),
         conversations=SqliteConversationStore(database),
+        prompts=SqlitePromptStore(database),
     )
     return app

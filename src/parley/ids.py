@@ -23,6 +23,7 @@ Prefix = Literal[
     "file",
     "call",
     "tsc",
+    "pmpt",
 ]
 
 

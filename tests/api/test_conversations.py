@@ -6,11 +6,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pytest
-from openai.types.conversations import Conversation
+from openai.types.conversations import ConversationItem
+from openai.types.responses import EasyInputMessageParam
 
 from tests.api.retrieval_support import Parley
 
@@ -42,31 +43,39 @@ def stored(parley: Parley) -> tuple[list[Any], list[Any]]:
     return conversations, items
 
 
-def user(text: str) -> dict[str, Any]:
+def user(text: str) -> EasyInputMessageParam:
     return {"type": "message", "role": "user", "content": text}
+
+
+def text_of(item: ConversationItem) -> str:
+    content = item.to_dict()["content"]
+    assert isinstance(content, list)
+    text: str = content[0]["text"]
+    return text
 
 
 async def test_sdk_round_trip(sdk: openai.AsyncOpenAI) -> None:
     conv = await sdk.conversations.create(items=[user("hi")], metadata={"topic": "demo"})
-    assert conv.id.startswith("conv_") and conv.object == "conversation" and conv.created_at > 0
-    assert conv.metadata == {"topic": "demo"}
+    assert conv.id.startswith("conv_")
+    assert (conv.object, conv.metadata) == ("conversation", {"topic": "demo"})
+    assert conv.created_at > 0
     assert await sdk.conversations.retrieve(conv.id) == conv
     updated = await sdk.conversations.update(conv.id, metadata={"topic": "other", "k": "v"})
-    assert updated.metadata == {"topic": "other", "k": "v"} and updated.created_at == conv.created_at
+    assert updated == conv.model_copy(update={"metadata": {"topic": "other", "k": "v"}})
 
     added = await sdk.conversations.items.create(
         conv.id, items=[{"type": "message", "role": "assistant", "content": "hello"}, user("again")]
     )
-    assert added.object == "list" and not added.has_more and len(added.data) == 2
-    assert added.first_id == added.data[0].id and added.last_id == added.data[1].id
+    assert (added.object, added.has_more, len(added.data)) == ("list", False, 2)
+    assert (added.first_id, added.last_id) == (added.data[0].id, added.data[1].id)
     listed = await sdk.conversations.items.list(conv.id, order="asc")
-    texts = [item.content[0].text for item in listed.data]  # type: ignore[union-attr]
-    assert texts == ["hi", "hello", "again"]
+    assert [text_of(item) for item in listed.data] == ["hi", "hello", "again"]
     second = listed.data[1]
+    assert second.id is not None
     assert await sdk.conversations.items.retrieve(second.id, conversation_id=conv.id) == second
 
     after_delete = await sdk.conversations.items.delete(second.id, conversation_id=conv.id)
-    assert isinstance(after_delete, Conversation) and after_delete.id == conv.id
+    assert after_delete == updated
     remaining = await sdk.conversations.items.list(conv.id)
     assert [item.id for item in remaining.data] == [listed.data[2].id, listed.data[0].id]  # newest first
 
@@ -84,35 +93,38 @@ async def test_sdk_round_trip(sdk: openai.AsyncOpenAI) -> None:
 
 async def test_create_with_no_body_or_nothing_in_it(parley: Parley, sdk: openai.AsyncOpenAI) -> None:
     bare = await parley.raw.post("/conversations")
-    assert bare.status_code == 200 and bare.json()["metadata"] == {}
+    assert bare.status_code == 200
+    assert bare.json()["metadata"] == {}
     conv = await sdk.conversations.create()
     assert conv.metadata == {}
     assert (await sdk.conversations.items.list(conv.id)).data == []
 
 
-async def test_pages_both_ways(sdk: openai.AsyncOpenAI) -> None:
+async def test_pages_both_ways(parley: Parley, sdk: openai.AsyncOpenAI) -> None:
     conv = await sdk.conversations.create(items=[user(f"m{n}") for n in range(20)])
     await sdk.conversations.items.create(conv.id, items=[user(f"m{n}") for n in range(20, 25)])
     everything = await sdk.conversations.items.list(conv.id, order="asc", limit=100)
     ids = [item.id for item in everything.data]
-    assert len(ids) == 25 and not everything.has_more
-    for order, expected in (("asc", ids), ("desc", ids[::-1])):
-        page = await sdk.conversations.items.list(conv.id, order=order, limit=10)  # type: ignore[arg-type]
+    assert len(ids) == 25
+    assert not everything.has_more
+    orders: tuple[tuple[Literal["asc", "desc"], list[str | None]], ...] = (("asc", ids), ("desc", ids[::-1]))
+    for order, expected in orders:
+        page = await sdk.conversations.items.list(conv.id, order=order, limit=10)
         seen = [item.id for item in page.data]
-        assert page.has_more and page.first_id == seen[0] and page.last_id == seen[-1]
+        assert page.has_more
         while page.has_more:
-            page = await sdk.conversations.items.list(
-                conv.id,
-                order=order,  # type: ignore[arg-type]
-                limit=10,
-                after=page.last_id,
-            )
+            assert page.last_id is not None
+            assert page.last_id == seen[-1]
+            page = await sdk.conversations.items.list(conv.id, order=order, limit=10, after=page.last_id)
             seen += [item.id for item in page.data]
         assert seen == expected
-        walked = [item.id async for item in sdk.conversations.items.list(conv.id, order=order, limit=7)]  # type: ignore[arg-type]
+        walked = [item.id async for item in sdk.conversations.items.list(conv.id, order=order, limit=7)]
         assert walked == expected
     default = await sdk.conversations.items.list(conv.id)
-    assert [item.id for item in default.data] == ids[::-1][:20] and default.has_more  # desc, 20
+    assert [item.id for item in default.data] == ids[::-1][:20]  # desc, 20
+    assert default.has_more
+    raw = (await parley.raw.get(f"/conversations/{conv.id}/items", params={"limit": 3})).json()
+    assert (raw["first_id"], raw["last_id"]) == (ids[24], ids[22])
 
 
 FILE_SEARCH = {
@@ -131,9 +143,10 @@ async def test_include_is_accepted_and_shows_hidden_fields(parley: Parley, sdk: 
         params={"include[]": "file_search_call.results"},
         json={"items": [FILE_SEARCH]},
     )
-    assert created.status_code == 200 and created.json()["data"][0] == FILE_SEARCH
+    assert created.status_code == 200
+    assert created.json()["data"][0] == FILE_SEARCH
     plain = await sdk.conversations.items.retrieve("fs_1", conversation_id=conv.id)
-    assert plain.results is None  # type: ignore[union-attr]
+    assert plain.to_dict()["results"] is None
     full = await sdk.conversations.items.retrieve(
         "fs_1", conversation_id=conv.id, include=["file_search_call.results"]
     )
@@ -142,10 +155,14 @@ async def test_include_is_accepted_and_shows_hidden_fields(parley: Parley, sdk: 
         conv.id, include=["file_search_call.results", "reasoning.encrypted_content"]
     )
     assert listed.data[0].to_dict() == FILE_SEARCH
+    more = await sdk.conversations.items.create(
+        conv.id, items=[user("later")], include=["message.input_image.image_url"]
+    )
+    assert text_of(more.data[0]) == "later"
 
 
 ITEMS: list[tuple[dict[str, Any], str]] = [
-    (user("plain string"), "msg_"),
+    ({"type": "message", "role": "user", "content": "plain string"}, "msg_"),
     ({"role": "developer", "content": "no type given"}, "msg_"),
     (
         {
@@ -208,7 +225,7 @@ async def test_every_item_type_round_trips(parley: Parley, sent: dict[str, Any],
     assert {**again[0], "id": item["id"]} == item
 
 
-def many(n: int) -> list[dict[str, Any]]:
+def many(n: int) -> list[EasyInputMessageParam]:
     return [user(f"m{k}") for k in range(n)]
 
 
@@ -373,7 +390,9 @@ def fill(value: Any, names: dict[str, str]) -> Any:
 async def seed(sdk: openai.AsyncOpenAI) -> dict[str, str]:
     conv = await sdk.conversations.create(items=[user("first")], metadata={"topic": "kept"})
     items = await sdk.conversations.items.list(conv.id)
-    return {"conv": conv.id, "item": items.data[0].id}
+    item_id = items.data[0].id
+    assert item_id is not None
+    return {"conv": conv.id, "item": item_id}
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "param", "code"), ERRORS)

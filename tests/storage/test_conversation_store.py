@@ -76,7 +76,8 @@ async def test_missing_and_empty_conversations_differ(store: SqliteConversationS
     assert await store.all_items("empty", "alice") == []
     assert await store.all_items("nope", "alice") is None
     page = await store.items("empty", "alice", after=None, limit=5, order="desc")
-    assert page is not None and page.data == [] and not page.has_more
+    assert page is not None
+    assert (page.data, page.has_more) == ([], False)
 
 
 async def test_delete_takes_the_items_with_it(store: SqliteConversationStore, db: Database) -> None:
@@ -124,7 +125,7 @@ async def test_add_items_is_one_transaction_one_probe_one_executemany(
     finally:
         await db.run(lambda conn: conn.set_trace_callback(None))
     kinds = [s.split()[0].upper() for s in statements]
-    assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1
+    assert (kinds.count("BEGIN"), kinds.count("COMMIT")) == (1, 1)
     assert kinds.count("SELECT") == 1  # the position probe; no per-item reads
     assert ids(await store.all_items("c1", "alice")) == ["a", "b", *[f"n{n}" for n in range(5)]]
 
@@ -153,13 +154,14 @@ async def test_pages_both_ways(store: SqliteConversationStore) -> None:
     assert walked["asc"] == list("abcdefg")
     assert walked["desc"] == list("gfedcba")
     page = await store.items("c1", "alice", after="unknown", limit=3, order="asc")
-    assert page is not None and page.data == []
+    assert page is not None
+    assert page.data == []
 
 
 @pytest.mark.parametrize(
     ("sql", "params"),
     [
-        (conversations_sql._ALL_ITEMS, ("c1", "alice")),
+        (conversations_sql._ITEMS_AFTER, ("c1", -1, "c1", "alice")),
         (conversations_sql._NEXT_POSITION, ("c1", "c1", "alice")),
         (conversations_sql._POSITION_OF, ("c1", "a", "alice")),
         (
@@ -175,4 +177,26 @@ async def test_reads_use_an_index_not_a_scan(
     plan = await db.run(lambda conn: conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
     details = " ".join(str(row[-1]) for row in plan)
     assert "SEARCH" in details, details
-    assert "SCAN" not in details and "TEMP B-TREE" not in details, details
+    assert "SCAN" not in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+async def test_all_items_reads_only_what_was_appended_and_sees_other_writers(
+    store: SqliteConversationStore, db: Database
+) -> None:
+    other = SqliteConversationStore(db)  # another process's view of the same database
+    await store.create(conversation("c9"), [item("a"), item("b")], "alice")
+    assert ids(await store.all_items("c9", "alice")) == ["a", "b"]
+    await other.add_items("c9", "alice", [item("c")])
+    await db.run(lambda conn: transaction(conn, lambda c: append_items(c, "c9", "alice", [item("d")])))
+    assert ids(await store.all_items("c9", "alice")) == ["a", "b", "c", "d"]
+    assert await other.delete_item("c9", "b", "alice")
+    await other.add_items("c9", "alice", [item("e")])  # as many items as before: still noticed
+    assert ids(await store.all_items("c9", "alice")) == ["a", "c", "d", "e"]
+    kept = await store.all_items("c9", "alice")
+    assert kept is not None
+    kept.append(item("x"))  # a caller's list is its own
+    assert ids(await store.all_items("c9", "alice")) == ["a", "c", "d", "e"]
+    assert await store.all_items("c9", "bob") is None
+    assert await other.delete("c9", "alice")
+    assert await store.all_items("c9", "alice") is None

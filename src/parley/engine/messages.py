@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from parley.engine.toolset import Toolset
@@ -131,17 +132,50 @@ CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
 }
 
 
-def to_chat_messages(
-    instructions: str | None, items: list[Item], toolset: Toolset, *, with_reasoning: bool = True
-) -> list[Message]:
+@dataclass(frozen=True)
+class Converted:
+    """The chat messages of some items, in a form more items can be converted after: whether the
+    last message is an assistant message later items may still add to, and which item came last."""
+
+    messages: list[Message]
+    open_assistant: bool
+    count: int
+    last_id: str | None
+
+
+def convert(
+    items: list[Item], toolset: Toolset, with_reasoning: bool, after: Converted | None = None
+) -> Converted:
+    """``items`` as chat messages, continuing ``after`` (which is never changed: the open assistant
+    message it ends with is copied before anything is added to it)."""
     builder = MessageBuilder(toolset, with_reasoning)
-    if instructions:
-        builder.add({"role": "system", "content": instructions})
+    if after is not None:
+        builder.messages = list(after.messages)
+        if after.open_assistant:
+            last = dict(after.messages[-1])
+            if "tool_calls" in last:
+                last["tool_calls"] = list(last["tool_calls"])
+            builder.messages[-1] = builder._assistant = last
     for item in items:
-        convert = CONVERTERS.get(item["type"])
-        if convert is not None:
-            convert(item, builder)
-    return builder.messages
+        converter = CONVERTERS.get(item["type"])
+        if converter is not None:
+            converter(item, builder)
+    count = (after.count if after else 0) + len(items)
+    last_id = items[-1].get("id") if items else (after.last_id if after else None)
+    return Converted(builder.messages, builder._assistant is not None, count, last_id)
+
+
+def to_chat_messages(
+    instructions: str | None,
+    items: list[Item],
+    toolset: Toolset,
+    *,
+    with_reasoning: bool = True,
+    after: Converted | None = None,
+) -> list[Message]:
+    """The chat messages of ``items`` (following the already converted ``after``), instructions first."""
+    messages = convert(items, toolset, with_reasoning, after).messages
+    return [{"role": "system", "content": instructions}, *messages] if instructions else messages
 
 
 def drop_oldest_turn(messages: list[Message]) -> list[Message] | None:

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.engine.conversation import ConversationLocks, conversation_not_found
+from parley.engine.history import HistoryMessages
 from parley.engine.live import LiveResponses
+from parley.engine.prompts import apply_prompt
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, NotFound, ParleyError
 from parley.ids import Prefix, new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
-from parley.storage.base import ConversationStore, ResponseStore
+from parley.storage.base import ConversationStore, PromptStore, ResponseStore
 from parley.tools.base import HostedTool, ToolServices
 from parley.tools.registry import HOSTED
 from parley.wire.items import AssistantMessage, Item, ItemReference
@@ -47,6 +49,8 @@ class EngineDeps:
     tools: ToolServices = field(default_factory=ToolServices)
     conversations: ConversationStore | None = None
     conversation_locks: ConversationLocks = field(default_factory=ConversationLocks)
+    prompts: PromptStore | None = None
+    histories: HistoryMessages = field(default_factory=HistoryMessages)
 
 
 @dataclass
@@ -67,18 +71,22 @@ class Turn:
     conversation_id: str | None = None
     history: int = 0
     """How many items at the head of ``context`` are stored state (the chain or the conversation)."""
+    histories: HistoryMessages | None = None
 
 
 async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> Turn:
-    provider, model = deps.router.resolve(request.model)
+    prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
+    request = prompted.request
+    provider, model = deps.router.resolve(prompted.model)
     history = await _stored_context(request, deps, owner)
     input_items = _input_items(request, history)
-    if not input_items and not history:
+    if not input_items and not history and not prompted.messages:
         raise InvalidRequest(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )
-    context = history + [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
-    _check_call_outputs(context, len(history))
+    readable = [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
+    context = history + prompted.messages + readable
+    _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
     toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
     for item in context:
@@ -88,6 +96,7 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     response = new_response(request, new_id("resp"), int(time.time()))
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
+    turn.histories = deps.histories
     return turn
 
 

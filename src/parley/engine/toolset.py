@@ -11,6 +11,7 @@ as the one function each defines; their calls are run by Parley, not handed back
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -190,6 +191,12 @@ class Toolset:
         if (None, name) in self._chat_names:
             return self._chat_names[(None, name)]
         return next((chat for (_, own), chat in self._chat_names.items() if own == name), name)
+
+    def signature(self) -> Hashable:
+        """What turning stored items into chat messages depends on: the tools' chat names and how
+        custom tools travel (so a conversion made for other tools is not reused)."""
+        names = sorted(self._chat_names.items(), key=lambda entry: (entry[0][0] or "", entry[0][1]))
+        return (self._native_custom, tuple(names))
 
     def sends_custom_natively(self) -> bool:
         return self._native_custom

@@ -114,12 +114,7 @@ async def _model_call(
         max_tokens -= usage.output_tokens
         if max_tokens <= 0:
             raise LimitReached("max_output_tokens")
-    messages = to_chat_messages(
-        request.instructions,
-        turn.context,
-        turn.toolset,
-        with_reasoning=turn.provider.capabilities.reasoning_in_history,
-    )
+    messages = _messages(turn)
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
     assembler = _assembler(turn)
     try:
@@ -138,6 +133,19 @@ async def _model_call(
     reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
     if reason is not None:
         raise LimitReached(reason)
+
+
+def _messages(turn: Turn) -> list[dict[str, Any]]:
+    """The context as chat messages; its stored head converted once per history (``HistoryMessages``)."""
+    with_reasoning = turn.provider.capabilities.reasoning_in_history
+    stored, items, after = turn.context[: turn.history], turn.context, None
+    if stored and turn.histories is not None:
+        key = (turn.owner, stored[0].get("id"))
+        after = turn.histories.convert(key, stored, turn.toolset, with_reasoning)
+        items = turn.context[turn.history :]
+    return to_chat_messages(
+        turn.request.instructions, items, turn.toolset, with_reasoning=with_reasoning, after=after
+    )
 
 
 def _assembler(turn: Turn) -> Assembler:

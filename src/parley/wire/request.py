@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from parley.errors import InvalidRequest
 from parley.wire import items, tools
-from parley.wire.items import InputItem
+from parley.wire.items import InputItem, UserPart
 from parley.wire.tools import (
     UNSUPPORTED_TOOL_TYPES,
     CustomChoice,
@@ -58,12 +58,23 @@ class StreamOptions(BaseModel):
     include_obfuscation: bool | None = None
 
 
+class Prompt(BaseModel):
+    """A stored prompt to apply (``engine/prompts.py``); its version is a number, sent as a string."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    version: str | int | None = None
+    variables: dict[str, str | UserPart] | None = None
+
+
 class CreateResponseRequest(BaseModel):
     """Unknown top-level fields are ignored, as extension fields from clients must not fail."""
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(min_length=1)
+    model: str | None = Field(default=None, min_length=1)
+    """Optional only with a ``prompt``, whose own model applies then."""
     input: str | list[InputItem] = Field(default_factory=list)
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -105,6 +116,7 @@ class CreateResponseRequest(BaseModel):
     prompt_cache_retention: str | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
     conversation: str | dict[str, Any] | None = None
+    prompt: Prompt | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -136,8 +148,17 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             param="background",
             code="unsupported_value",
         )
+    if request.model is None and request.prompt is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+        )
     choice = request.tool_choice
-    if isinstance(choice, FunctionChoice | CustomChoice) and choice.name not in declared_tool_names(request):
+    deferred = request.prompt is not None and not request.tools  # checked once the prompt's tools apply
+    if (
+        isinstance(choice, FunctionChoice | CustomChoice)
+        and not deferred
+        and choice.name not in declared_tool_names(request)
+    ):
         raise InvalidRequest(
             f"Tool choice '{choice.name}' not found in 'tools' parameter.",
             param="tool_choice",

@@ -46,7 +46,6 @@ def tool_choice(request: CreateResponseRequest) -> Any:
 
 def new_response(request: CreateResponseRequest, response_id: str, created_at: int) -> ResponseObject:
     """The response as it looks at ``response.created``; the engine fills in the rest."""
-    conversation = conversation_id(request)
     reasoning = request.reasoning
     return {
         "id": response_id,
@@ -84,7 +83,27 @@ def new_response(request: CreateResponseRequest, response_id: str, created_at: i
         "usage": None,
         "user": request.user,
         "metadata": request.metadata or {},
-    } | ({"conversation": {"id": conversation}} if conversation else {})
+    } | _echoed(request)
+
+
+def _echoed(request: CreateResponseRequest) -> dict[str, Any]:
+    """The fields present only when the request used them: ``conversation`` and ``prompt``."""
+    conversation = conversation_id(request)
+    fields = {"conversation": {"id": conversation}} if conversation else {}
+    return fields | prompt_echo(request)
+
+
+def prompt_echo(request: CreateResponseRequest) -> dict[str, Any]:
+    """``prompt`` as the request gave it, its version resolved (``engine/prompts.py``)."""
+    prompt = request.prompt
+    if prompt is None:
+        return {}
+    variables = {
+        name: value if isinstance(value, str) else value.model_dump(mode="json", exclude_none=True)
+        for name, value in (prompt.variables or {}).items()
+    }
+    version = None if prompt.version is None else str(prompt.version)
+    return {"prompt": {"id": prompt.id, "variables": variables, "version": version}}
 
 
 def usage_object(

@@ -11,6 +11,8 @@ and the items it adds to its conversation are written together or not at all.
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,10 +24,19 @@ _NEXT_POSITION = """
 SELECT COALESCE((SELECT MAX(position) FROM conversation_items WHERE conversation_id = ?), -1) + 1
 FROM conversations WHERE id = ? AND owner = ?
 """
-_ALL_ITEMS = """
-SELECT i.data FROM conversations c LEFT JOIN conversation_items i ON i.conversation_id = c.id
+_ITEMS_AFTER = """
+SELECT (SELECT COUNT(*) FROM conversation_items WHERE conversation_id = ?), i.position, i.data
+FROM conversations c LEFT JOIN conversation_items i ON i.conversation_id = c.id AND i.position > ?
 WHERE c.id = ? AND c.owner = ? ORDER BY i.position
 """
+KEPT_CONVERSATIONS = 256
+"""Conversations whose decoded items are kept in memory, least recently used dropped first."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    last_position: int
+    items: list[Item]
 _EXISTS = "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
 _POSITION_OF = (
     "SELECT MAX(position) FROM conversation_items WHERE conversation_id = ? AND item_id = ? AND owner = ?"
@@ -56,6 +67,7 @@ def append_items(conn: sqlite3.Connection, conversation_id: str, owner: str, ite
 class SqliteConversationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
 
     async def create(self, conversation: dict[str, Any], items: list[Item], owner: str) -> None:
         row = (conversation["id"], owner, conversation["created_at"], _dumps(conversation["metadata"]))
@@ -121,11 +133,35 @@ class SqliteConversationStore:
         return await self._db.run(read)
 
     async def all_items(self, conversation_id: str, owner: str) -> list[Item] | None:
-        """One indexed range read; the LEFT JOIN tells an empty conversation from a missing one."""
-        rows = await self._db.run(lambda conn: conn.execute(_ALL_ITEMS, (conversation_id, owner)).fetchall())
+        """Every item, oldest first; only the rows appended since the last call are read and decoded.
+
+        Decoding a thousand items on every turn would cost more than the rest of the turn, so the
+        items are kept per conversation with the last position read. One indexed query returns
+        the conversation's item count and the rows past that position: when the count is what the
+        kept items plus the new rows make, they are appended; anything else (an item deleted, by
+        this process or another) reads everything again. The LEFT JOIN tells an empty
+        conversation from a missing one.
+        """
+        kept = self._kept.get((owner, conversation_id))
+        after, known = (kept.last_position, kept.items) if kept else (-1, [])
+        params = (conversation_id, after, conversation_id, owner)
+        rows = await self._db.run(lambda conn: conn.execute(_ITEMS_AFTER, params).fetchall())
         if not rows:
+            self._kept.pop((owner, conversation_id), None)
             return None
-        return [_loads(data) for (data,) in rows if data is not None]
+        total, fresh = rows[0][0], [(position, data) for _, position, data in rows if data is not None]
+        if len(known) + len(fresh) != total:
+            self._kept.pop((owner, conversation_id), None)
+            return await self.all_items(conversation_id, owner)
+        items = [*known, *(_loads(data) for _, data in fresh)]
+        self._remember((owner, conversation_id), _Kept(fresh[-1][0] if fresh else after, items))
+        return list(items)
+
+    def _remember(self, key: tuple[str, str], kept: _Kept) -> None:
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        while len(self._kept) > KEPT_CONVERSATIONS:
+            self._kept.popitem(last=False)
 
     async def get_item(self, conversation_id: str, item_id: str, owner: str) -> Item | None:
         """The newest item with this id (a caller may have sent one id twice)."""

@@ -141,12 +141,37 @@ def m005_conversations(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_prompts(conn: sqlite3.Connection) -> None:
+    """Stored prompts: one row per prompt (its default version), one per version of it."""
+    _script(
+        conn,
+        """
+        CREATE TABLE prompts (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            default_version INTEGER NOT NULL
+        );
+        CREATE INDEX prompts_owner_created ON prompts (owner, created_at);
+        CREATE TABLE prompt_versions (
+            prompt_id TEXT NOT NULL REFERENCES prompts (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            owner TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (prompt_id, version)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_responses,
     m002_item_owner,
     m003_files,
     m004_vector_stores,
     m005_conversations,
+    m006_prompts,
 ]
 
 
