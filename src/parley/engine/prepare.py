@@ -201,12 +201,18 @@ _ANSWERS = {
 
 
 def _check_call_outputs(context: list[Item], first_input: int) -> None:
-    """Every tool output in the new input answers a call made earlier in the context."""
+    """Every tool output in the new input answers a call made earlier in the context (the calls
+    are collected only when the input has an output: most turns have none, and a long history)."""
+    outputs = [
+        (index, item, answered)
+        for index, item in enumerate(context[first_input:])
+        if (answered := _ANSWERS.get(item["type"])) is not None
+        and not (item["type"] == "tool_search_output" and not item.get("call_id"))
+    ]
+    if not outputs:
+        return
     calls = {(item["type"], item.get("call_id")) for item in context if item["type"] in _ANSWERS.values()}
-    for index, item in enumerate(context[first_input:]):
-        answered = _ANSWERS.get(item["type"])
-        if answered is None or (item["type"] == "tool_search_output" and not item.get("call_id")):
-            continue
+    for index, item, answered in outputs:
         if (answered, item["call_id"]) not in calls:
             kind = item["type"].removesuffix("_output").replace("_", " ")
             raise InvalidRequest(
