@@ -36,7 +36,8 @@ async def test_round_trip_through_every_route(harness: Harness) -> None:
     h = harness
     first = await created(h)
     prompt_id = first["prompt_id"]
-    assert prompt_id.startswith("pmpt_") and len(prompt_id) == 5 + 48
+    assert prompt_id.startswith("pmpt_")
+    assert len(prompt_id) == 5 + 48
     assert first | {"created_at": 0} == {
         "prompt_id": prompt_id,
         "version": 1,

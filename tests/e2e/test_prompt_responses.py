@@ -73,14 +73,17 @@ async def test_each_version_fills_its_template_ahead_of_the_input(h: Harness) ->
     assert (first.prompt.id, first.prompt.version) == (prompt_id, "1")
     assert first.prompt.variables is not None
     assert first.prompt.variables["role"] == "helpful"
-    assert first.prompt.variables["photo"].model_dump(exclude_none=True) == PHOTO
+    photo = first.prompt.variables["photo"]
+    assert not isinstance(photo, str)
+    assert photo.model_dump(exclude_none=True) == PHOTO
 
     text_var: Any = {"role": {"type": "input_text", "text": "terse"}}
     second = await sdk.responses.create(
         model="fake-model", input="Hi", prompt={"id": prompt_id, "version": "2", "variables": text_var}
     )
     assert sent(h) == [{"role": "system", "content": "Be terse, always."}, {"role": "user", "content": "Hi"}]
-    assert second.prompt is not None and second.prompt.version == "2"
+    assert second.prompt is not None
+    assert second.prompt.version == "2"
     stored = await sdk.responses.retrieve(second.id)
     assert stored.prompt == second.prompt
     items = await sdk.responses.input_items.list(second.id)
@@ -93,7 +96,8 @@ async def test_the_default_version_applies_when_none_is_named(h: Harness) -> Non
     reference: Any = {"id": prompt_id, "variables": {"role": "kind"}}
     latest = await sdk.responses.create(model="fake-model", input="Hi", prompt=reference)
     assert sent(h)[0] == {"role": "system", "content": "Be kind, always."}
-    assert latest.prompt is not None and latest.prompt.version == "2"
+    assert latest.prompt is not None
+    assert latest.prompt.version == "2"
 
     await http(h, "PUT", f"/v1/prompts/{prompt_id}/set-default-version", {"version": 1})
     reference["variables"]["photo"] = PHOTO
@@ -105,8 +109,10 @@ async def test_the_default_version_applies_when_none_is_named(h: Harness) -> Non
     ]
     assert sent(h)[0]["content"][0] == {"type": "text", "text": "You are a kind assistant. Describe "}
     created, done = events[0], events[-1]
-    assert created.type == "response.created" and done.type == "response.completed"
-    assert created.response.prompt is not None and created.response.prompt.version == "1"
+    assert created.type == "response.created"
+    assert done.type == "response.completed"
+    assert created.response.prompt is not None
+    assert created.response.prompt.version == "1"
     assert done.response.prompt == created.response.prompt
 
 
@@ -125,7 +131,8 @@ async def test_the_prompts_model_and_tools_apply_when_the_request_gives_none(h: 
     assert [tool["function"]["name"] for tool in body["tools"]] == ["lookup"]
     assert response.model == "fake-model"
     assert [tool.type for tool in response.tools] == ["function"]
-    assert response.prompt is not None and response.prompt.version == str(with_model["version"])
+    assert response.prompt is not None
+    assert response.prompt.version == str(with_model["version"])
 
     mine: Any = {**LOOKUP, "name": "mine"}
     await sdk.responses.create(model="other-model", input="Hi", prompt={"id": prompt_id}, tools=[mine])
