@@ -123,42 +123,41 @@ async def shutdown(app: Starlette) -> None:
     await deps.responses.aclose()
 
 
+ROUTES = [
+    Route("/health", health),
+    *responses.routes,
+    *conversations.routes,
+    *prompts.routes,
+    *passthrough.routes,
+    *RETRIEVAL_ROUTES,
+]
+EXCEPTION_HANDLERS = {
+    ParleyError: handle_parley_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    await app.state.library.start()  # resume ingestion a previous run left in progress
+    try:
+        yield
+    finally:
+        await shutdown(app)
+
+
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
     database = Database(settings.database_path)
-    store = ChainCache(SqliteResponseStore(database))
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await app.state.library.start()  # resume ingestion a previous run left in progress
-        try:
-            yield
-        finally:
-            await shutdown(app)
-
-    app = Starlette(
-        routes=[
-            Route("/health", health),
-            *responses.routes,
-            *conversations.routes,
-            *prompts.routes,
-            *passthrough.routes,
-            *RETRIEVAL_ROUTES,
-        ],
-        exception_handlers={
-            ParleyError: handle_parley_error,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
-        },
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=ROUTES, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
     app.state.library = library = build_library(settings, database, transport_factory)
     app.state.deps = EngineDeps(
-        responses=store,
+        responses=ChainCache(SqliteResponseStore(database)),
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(vector_stores=library),

@@ -15,7 +15,7 @@ from openai.types.vector_stores import file_batch_create_params
 
 from parley.errors import NotFound
 from parley.retrieval.library import FileSpec, VectorStoreLibrary
-from parley.storage.base import FileListQuery
+from parley.storage.library import FileListQuery
 from tests.api.retrieval_support import DOCS, JAN, MAR, Parley, load_docs, search, wait_for_file
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from parley.errors import PayloadTooLarge
-from parley.storage.base import FileRecord
 from parley.storage.blobs import BlobStore
+from parley.storage.library import FileRecord
 from parley.storage.sqlite import Database, SqliteFileStore
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.storage.base import PromptStore, PromptTemplate, PromptVersion
+from parley.storage.prompts import PromptStore, PromptTemplate, PromptVersion
 from parley.storage.sqlite import Database
 from parley.storage.sqlite.prompts import SqlitePromptStore
 

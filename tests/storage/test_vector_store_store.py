@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.storage.base import FileBatchRecord, FileListQuery, VectorStoreFileRecord, VectorStoreRecord
+from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord, VectorStoreRecord
 from parley.storage.sqlite import Database, SqliteVectorStoreStore
 
 

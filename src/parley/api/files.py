@@ -20,7 +20,7 @@ from starlette.routing import Route
 from parley.api.common import json_response, library, list_object, list_query, principal
 from parley.errors import InvalidRequest, NotFound, PayloadTooLarge
 from parley.retrieval.library import file_not_found
-from parley.storage.base import FileRecord
+from parley.storage.library import FileRecord
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 MULTIPART_OVERHEAD = 64 * 1024

@@ -26,7 +26,7 @@ from parley.api.common import deps, json_body, json_response, principal
 from parley.engine.prompts import placeholders
 from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
-from parley.storage.base import PromptStore, PromptTemplate
+from parley.storage.prompts import PromptStore, PromptTemplate
 from parley.wire.request import invalid_from_validation
 from parley.wire.tools import Tool
 

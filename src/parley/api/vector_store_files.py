@@ -14,7 +14,7 @@ from parley.api import vector_store_params as params
 from parley.api.common import json_body, json_response, library, list_object, list_query, principal
 from parley.errors import NotFound
 from parley.retrieval.library import file_not_found
-from parley.storage.base import FILE_STATUSES, FileListQuery
+from parley.storage.library import FILE_STATUSES, FileListQuery
 
 
 def _file_not_found(store_id: str, file_id: str) -> NotFound:

@@ -21,7 +21,8 @@ from parley.errors import InvalidRequest, NotFound, ParleyError
 from parley.ids import Prefix, new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
-from parley.storage.base import ConversationStore, PromptStore, ResponseStore
+from parley.storage.base import ConversationStore, ResponseStore
+from parley.storage.prompts import PromptStore
 from parley.tools.base import HostedTool, ToolServices
 from parley.tools.registry import HOSTED
 from parley.wire.items import AssistantMessage, Item, ItemReference

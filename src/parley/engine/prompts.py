@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
-from parley.storage.base import PromptStore, PromptVersion
+from parley.storage.prompts import PromptStore, PromptVersion
 from parley.wire.items import InputFile, InputImage, InputText, Item
 from parley.wire.request import CreateResponseRequest, Prompt, declared_tool_names
 from parley.wire.tools import CustomChoice, FunctionChoice, Tool

@@ -23,8 +23,8 @@ from parley.retrieval.chunking import ChunkingStrategy, TextChunk, chunk_text, p
 from parley.retrieval.embedded_index import open_index
 from parley.retrieval.index import Chunk, ChunkIndex, Vectors
 from parley.retrieval.parsing import UnparseableFile, extract_text
-from parley.storage.base import FileStore, VectorStoreFileRecord, VectorStoreStore
 from parley.storage.blobs import BlobStore
+from parley.storage.library import FileStore, VectorStoreFileRecord, VectorStoreStore
 
 log = logging.getLogger(__name__)
 

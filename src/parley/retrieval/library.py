@@ -21,7 +21,8 @@ from parley.retrieval.chunking import ChunkingStrategy
 from parley.retrieval.index import Attributes, ChunkIndex
 from parley.retrieval.ingest import IndexPool, Ingestor, Job
 from parley.retrieval.query import SearchOptions, SearchResult, results, search_by_model
-from parley.storage.base import (
+from parley.storage.blobs import BlobStore
+from parley.storage.library import (
     FileBatchRecord,
     FileRecord,
     FileStore,
@@ -29,7 +30,6 @@ from parley.storage.base import (
     VectorStoreRecord,
     VectorStoreStore,
 )
-from parley.storage.blobs import BlobStore
 
 
 @dataclass(frozen=True)

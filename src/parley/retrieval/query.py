@@ -15,7 +15,7 @@ from parley.providers.embedders import Embedder
 from parley.retrieval.filters import Filter
 from parley.retrieval.fusion import Fusion, search_stores
 from parley.retrieval.index import Attributes, ChunkIndex, Hit, SearchMode
-from parley.storage.base import FileRecord
+from parley.storage.library import FileRecord
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from parley.storage.base import FileRecord, Order, Page
+from parley.storage.base import Order, Page
+from parley.storage.library import FileRecord
 from parley.storage.sqlite.database import Database, transaction
 
 _COLUMNS = "id, filename, bytes, purpose, created_at, expires_at, sha256"

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from parley.storage.base import PromptTemplate, PromptVersion
+from parley.storage.prompts import PromptTemplate, PromptVersion
 from parley.storage.sqlite.database import Database, transaction
 
 _SELECT = """

@@ -12,8 +12,9 @@ from typing import Any, cast
 
 import orjson
 
-from parley.storage.base import FileBatchRecord, FileListQuery, Order, VectorStoreFileRecord
-from parley.storage.base import VectorStoreFileStatus as Status
+from parley.storage.base import Order
+from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
+from parley.storage.library import VectorStoreFileStatus as Status
 
 _COLUMNS = (
     "vector_store_id, file_id, created_at, status, last_error, attributes, chunking_strategy,"

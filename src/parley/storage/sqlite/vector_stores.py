@@ -12,13 +12,9 @@ from typing import Any
 
 import orjson
 
-from parley.storage.base import (
-    FileBatchRecord,
-    FileListQuery,
-    Order,
-    VectorStoreFileRecord,
-)
-from parley.storage.base import VectorStoreRecord as Record
+from parley.storage.base import Order
+from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
+from parley.storage.library import VectorStoreRecord as Record
 from parley.storage.sqlite import vector_store_files as files_sql
 from parley.storage.sqlite.database import Database, transaction
 
