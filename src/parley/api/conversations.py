@@ -21,28 +21,15 @@ from starlette.routing import Route
 from parley.api.common import deps, json_body, json_response, list_object, list_query, principal
 from parley.engine.include import Hidden, hidden_fields, public_item
 from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
-from parley.ids import Prefix, new_id
+from parley.ids import new_id
 from parley.storage.base import ConversationStore
-from parley.wire.items import AssistantMessage, InputItem, Item, ItemReference
+from parley.wire.items import InputItem, Item, ItemReference, stored_item
 from parley.wire.request import CreateResponseRequest, invalid_from_validation
 
 MAX_ITEMS = 20
 MAX_KEYS, MAX_KEY_LENGTH, MAX_VALUE_LENGTH = 16, 64, 512
 INCLUDABLE: tuple[str, ...] = get_args(get_args(CreateResponseRequest.model_fields["include"].annotation)[0])
 """The ``include`` values OpenAI accepts here: the same list as ``POST /v1/responses``."""
-
-_ID_PREFIXES: dict[str, Prefix] = {  # as engine/prepare.py names the items of a turn's input
-    "message": "msg",
-    "function_call": "fc",
-    "function_call_output": "fco",
-    "reasoning": "rs",
-    "custom_tool_call": "ctc",
-    "custom_tool_call_output": "ctco",
-    "tool_search_call": "tsc",
-    "tool_search_output": "tso",
-    "file_search_call": "fs",
-}
-
 
 class _ItemsBody(BaseModel):
     """Only there to check ``items`` and name a bad one the OpenAI way (``items[3].content``)."""
@@ -147,22 +134,7 @@ def check_items(raw: Any) -> list[Item]:
                 "conversation; send the item itself.",
                 "invalid_value",
             )
-    return [_stored(model) for model in models]
-
-
-def _stored(model: BaseModel) -> Item:
-    """The item as a response would store it (see ``engine/prepare.py``)."""
-    item: Item = model.model_dump(mode="json", exclude_none=True, by_alias=True)
-    if item["type"] == "message" and isinstance(item["content"], str):
-        kind = "output_text" if isinstance(model, AssistantMessage) else "input_text"
-        part: dict[str, Any] = {"type": kind, "text": item["content"]}
-        if kind == "output_text":
-            part["annotations"] = []
-        item["content"] = [part]
-    item.setdefault("status", "completed")
-    if not item.get("id"):
-        item = {"id": new_id(_ID_PREFIXES[item["type"]]), **item}
-    return item
+    return [stored_item(model) for model in models]
 
 
 def _include(request: Request) -> Hidden:

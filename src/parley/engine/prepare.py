@@ -18,27 +18,16 @@ from parley.engine.live import LiveResponses
 from parley.engine.prompts import apply_prompt
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, NotFound, ParleyError
-from parley.ids import Prefix, new_id
+from parley.ids import new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
 from parley.storage.base import ConversationStore, ResponseStore
 from parley.storage.prompts import PromptStore
 from parley.tools.base import HostedTool, ToolServices
 from parley.tools.registry import HOSTED
-from parley.wire.items import AssistantMessage, Item, ItemReference
+from parley.wire.items import Item, ItemReference, stored_item
 from parley.wire.request import CreateResponseRequest, conversation_id
 from parley.wire.response import new_response
-
-_ID_PREFIXES: dict[str, Prefix] = {
-    "message": "msg",
-    "function_call": "fc",
-    "function_call_output": "fco",
-    "reasoning": "rs",
-    "custom_tool_call": "ctc",
-    "custom_tool_call_output": "ctco",
-    "tool_search_call": "tsc",
-    "tool_search_output": "tso",
-}
 
 
 @dataclass(frozen=True)
@@ -180,17 +169,7 @@ def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[It
                 )
             items.append(known[model.id])
             continue
-        item = model.model_dump(mode="json", exclude_none=True, by_alias=True)
-        if item["type"] == "message" and isinstance(item["content"], str):
-            kind = "output_text" if isinstance(model, AssistantMessage) else "input_text"
-            part: dict[str, Any] = {"type": kind, "text": item["content"]}
-            if kind == "output_text":
-                part["annotations"] = []
-            item["content"] = [part]
-        item.setdefault("status", "completed")
-        if not item.get("id"):
-            item = {"id": new_id(_ID_PREFIXES[item["type"]]), **item}
-        items.append(item)
+        items.append(stored_item(model))
     return items
 
 

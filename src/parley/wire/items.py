@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from parley.ids import Prefix, new_id
+
 Item = dict[str, Any]
 """One Responses API item as JSON: ``{"type": ..., "id": ..., ...}``."""
 
@@ -194,3 +196,32 @@ InputItem = Annotated[
     | Annotated[ItemReference, Tag("item_reference")],
     Discriminator(_item_tag),
 ]
+
+
+ID_PREFIXES: dict[str, Prefix] = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
+    "file_search_call": "fs",
+}
+
+
+def stored_item(model: BaseModel) -> Item:
+    """A validated input item as Parley stores it: string message content as one text part,
+    ``status`` completed unless given, and an id (with its type's prefix) if it had none."""
+    item: Item = model.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if item["type"] == "message" and isinstance(item["content"], str):
+        kind = "output_text" if isinstance(model, AssistantMessage) else "input_text"
+        part: dict[str, Any] = {"type": kind, "text": item["content"]}
+        if kind == "output_text":
+            part["annotations"] = []
+        item["content"] = [part]
+    item.setdefault("status", "completed")
+    if not item.get("id"):
+        item = {"id": new_id(ID_PREFIXES[item["type"]]), **item}
+    return item
