@@ -24,6 +24,7 @@ Prefix = Literal[
     "call",
     "tsc",
     "pmpt",
+    "cmp",
 ]
 
 

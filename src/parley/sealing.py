@@ -6,6 +6,10 @@ is sealed with AES-256-GCM under a key from the config or generated once into
 the data dir, so it is never plaintext on the client, a tampered copy is
 detected, and reasoning sealed elsewhere (e.g. by OpenAI) is recognised as
 foreign by its prefix and skipped.
+
+Each blob is sealed for one ``purpose`` (bound in as associated data), so a
+blob sealed as reasoning does not open as a compaction summary and the
+other way round: a client cannot replay one kind of opaque content as another.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "parley-rs1."
-_AAD = b"parley reasoning v1"
 _NONCE_BYTES = 12
+
+
+def _aad(purpose: str) -> bytes:
+    """``b"parley reasoning v1"`` for reasoning: what every blob sealed before purposes existed used."""
+    return f"parley {purpose} v1".encode()
 
 
 class Tampered(ValueError):
@@ -34,19 +42,19 @@ class ReasoningSealer:
             raise ValueError("the reasoning key must be 32 bytes")
         self._aead = AESGCM(key)
 
-    def seal(self, text: str) -> str:
+    def seal(self, text: str, purpose: str = "reasoning") -> str:
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = nonce + self._aead.encrypt(nonce, text.encode(), _AAD)
+        sealed = nonce + self._aead.encrypt(nonce, text.encode(), _aad(purpose))
         return PREFIX + base64.urlsafe_b64encode(sealed).decode()
 
     @staticmethod
     def is_ours(content: str) -> bool:
         return content.startswith(PREFIX)
 
-    def open(self, content: str) -> str:
+    def open(self, content: str, purpose: str = "reasoning") -> str:
         try:
             raw = base64.urlsafe_b64decode(content[len(PREFIX) :].encode())
-            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD).decode()
+            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(purpose)).decode()
         except (InvalidTag, binascii.Error, ValueError, UnicodeDecodeError):
             raise Tampered("encrypted_content was not produced by this server or has been altered") from None
 

@@ -10,6 +10,7 @@ from parley.api.common import deps, json_body, json_response, list_object, list_
 from parley.api.errors import parley_error_response
 from parley.api.sse import encode_stream
 from parley.engine import (
+    compact_context,
     drain,
     hidden_fields,
     in_conversation,
@@ -21,6 +22,7 @@ from parley.engine import (
     started,
 )
 from parley.errors import NotFound
+from parley.wire.compact import parse_compact_request
 from parley.wire.request import parse_create_request
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -44,6 +46,12 @@ async def create_response(request: Request) -> Response:
     if turn.failure is not None:
         return parley_error_response(turn.failure)
     return json_response(public_response(response, hidden))
+
+
+async def compact_response(request: Request) -> Response:
+    """``POST /v1/responses/compact``: a ``response.compaction`` object, not stored."""
+    body = parse_compact_request(await json_body(request))
+    return json_response(await compact_context(body, deps(request), principal(request)))
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -93,6 +101,7 @@ async def list_responses(request: Request) -> Response:
 
 
 routes = [
+    Route("/v1/responses/compact", compact_response, methods=["POST"]),
     Route("/v1/responses", create_response, methods=["POST"]),
     Route("/v1/responses", list_responses, methods=["GET"]),
     Route("/v1/responses/{response_id}", get_response, methods=["GET"]),

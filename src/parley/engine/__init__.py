@@ -1,5 +1,6 @@
 """The agentic loop: typed events out, no HTTP and no SQL in here."""
 
+from parley.engine.compact import compact_context
 from parley.engine.conversation import ConversationLocks, in_conversation, started
 from parley.engine.include import hidden_fields, public_events, public_response
 from parley.engine.persist import persist
@@ -10,6 +11,7 @@ __all__ = [
     "ConversationLocks",
     "EngineDeps",
     "Turn",
+    "compact_context",
     "drain",
     "hidden_fields",
     "in_conversation",

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from parley.engine.compaction import read_stored
 from parley.errors import InvalidRequest, NotFound
 from parley.storage.base import ConversationStore
 from parley.wire.events import Event
@@ -78,6 +79,7 @@ async def in_conversation(
         items = await store.all_items(conversation_id, turn.owner)
         if items is None:  # deleted since the turn was prepared
             raise conversation_not_found(conversation_id)
+        items = read_stored(items, turn.sealer)
         stored = turn.context[: turn.history]
         if len(items) != len(stored) or (items and items[-1].get("id") != stored[-1].get("id")):
             turn.context[: turn.history] = items

@@ -20,6 +20,8 @@ from parley.wire.items import Item
 
 Message = dict[str, Any]
 
+SUMMARY_HEADING = "Summary of the conversation so far:\n\n"
+
 
 class MessageBuilder:
     def __init__(self, toolset: Toolset, with_reasoning: bool = True) -> None:
@@ -121,6 +123,16 @@ def _reasoning(item: Item, out: MessageBuilder) -> None:
         message["reasoning_content"] = message.get("reasoning_content", "") + text
 
 
+def _compaction(item: Item, out: MessageBuilder) -> None:
+    """An opened compaction stands for everything before it: those messages give way to its summary
+    (its kept items follow it in the context). One sealed elsewhere, unread, is skipped."""
+    summary = item.get("summary")
+    if summary is None:
+        return
+    out.messages.clear()
+    out.add({"role": "system", "content": SUMMARY_HEADING + summary})
+
+
 CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
     **{kind: _hosted for kind in READERS},
     "message": _message,
@@ -129,6 +141,7 @@ CONVERTERS: dict[str, Callable[[Item, MessageBuilder], None]] = {
     "custom_tool_call": _custom_tool_call,
     "custom_tool_call_output": _call_output,
     "reasoning": _reasoning,
+    "compaction": _compaction,
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.engine.compaction import open_compaction, read_stored
 from parley.engine.conversation import ConversationLocks, conversation_not_found
 from parley.engine.history import HistoryMessages
 from parley.engine.live import LiveResponses
@@ -62,19 +63,21 @@ class Turn:
     history: int = 0
     """How many items at the head of ``context`` are stored state (the chain or the conversation)."""
     histories: HistoryMessages | None = None
+    sealer: ReasoningSealer | None = None
+    """Opens compaction items read back from storage, and seals the ones this turn makes."""
 
 
 async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> Turn:
     prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
     request = prompted.request
     provider, model = deps.router.resolve(prompted.model)
-    history = await _stored_context(request, deps, owner)
+    history = read_stored(await _stored_context(request, deps, owner), deps.sealer)
     input_items = _input_items(request, history)
     if not input_items and not history and not prompted.messages:
         raise InvalidRequest(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )
-    readable = [_readable(item, index, deps.sealer) for index, item in enumerate(input_items)]
+    readable = _readable_input(input_items, deps.sealer)
     context = history + prompted.messages + readable
     _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
@@ -86,7 +89,7 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     response = new_response(request, new_id("resp"), int(time.time()))
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
-    turn.histories = deps.histories
+    turn.histories, turn.sealer = deps.histories, deps.sealer
     return turn
 
 
@@ -126,7 +129,27 @@ async def _hosted_tools(
     return hosted, client
 
 
-def _readable(item: Item, index: int, sealer: ReasoningSealer) -> Item:
+def _readable_input(items: list[Item], sealer: ReasoningSealer) -> list[Item]:
+    """The input as the model may read it: sealed reasoning opened, compaction items opened into
+    the context they stand for. Content that carries this server's seal but does not open is
+    the caller's mistake, named by its place in ``input``."""
+    readable: list[Item] = []
+    for index, item in enumerate(items):
+        try:
+            if item["type"] == "compaction":
+                readable.extend(open_compaction(item, sealer))
+            else:
+                readable.append(_readable(item, sealer))
+        except Tampered as exc:
+            raise InvalidRequest(
+                f"Invalid 'input[{index}].encrypted_content': {exc}.",
+                param=f"input[{index}].encrypted_content",
+                code="invalid_encrypted_content",
+            ) from None
+    return readable
+
+
+def _readable(item: Item, sealer: ReasoningSealer) -> Item:
     """Reasoning sealed by this server, opened for the model; anything else passes unchanged.
 
     Reasoning sealed elsewhere (another server, OpenAI itself) cannot be read and
@@ -137,15 +160,7 @@ def _readable(item: Item, index: int, sealer: ReasoningSealer) -> Item:
         return item
     if not sealer.is_ours(sealed):
         return {**item, "content": None}
-    try:
-        text = sealer.open(sealed)
-    except Tampered as exc:
-        raise InvalidRequest(
-            f"Invalid 'input[{index}].encrypted_content': {exc}.",
-            param=f"input[{index}].encrypted_content",
-            code="invalid_encrypted_content",
-        ) from None
-    return {**item, "content": [{"type": "reasoning_text", "text": text}]}
+    return {**item, "content": [{"type": "reasoning_text", "text": sealer.open(sealed)}]}
 
 
 def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[Item]:

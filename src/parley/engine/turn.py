@@ -17,6 +17,7 @@ from typing import Any
 from parley.engine.assemble import Assembler
 from parley.engine.calls import PendingHostedCall
 from parley.engine.chat_request import chat_body
+from parley.engine.compaction import compact_in_turn, needs_compaction
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
 from parley.engine.hosted import CLIENT_CALLS, run_hosted
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
@@ -115,6 +116,10 @@ async def _model_call(
         if max_tokens <= 0:
             raise LimitReached("max_output_tokens")
     messages = _messages(turn)
+    if needs_compaction(turn, messages):
+        async for event in compact_in_turn(turn, usage):
+            yield event
+        messages = _messages(turn)
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
     assembler = _assembler(turn)
     try:

@@ -95,3 +95,8 @@ def annotation_added(item_id: str, content_index: int, annotation_index: int, an
         "annotation_index": annotation_index,
         "annotation": annotation,
     }
+
+
+def compaction_compacting(item_id: str) -> Event:
+    """Sent while the summary of an automatic compaction is being sampled (no summary content)."""
+    return {"type": "response.compaction.compacting", "item_id": item_id}

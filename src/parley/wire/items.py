@@ -165,6 +165,14 @@ class FileSearchCall(_Model):
     results: list[FileSearchResult] | None = None
 
 
+class CompactionItem(_Model):
+    """A compacted context (``/v1/responses/compact`` or automatic compaction), opaque to the client."""
+
+    type: Literal["compaction"]
+    id: str | None = None
+    encrypted_content: str
+
+
 class ItemReference(_Model):
     type: Literal["item_reference"] = "item_reference"
     id: str
@@ -193,6 +201,7 @@ InputItem = Annotated[
     | Annotated[ToolSearchCall, Tag("tool_search_call")]
     | Annotated[ToolSearchOutput, Tag("tool_search_output")]
     | Annotated[FileSearchCall, Tag("file_search_call")]
+    | Annotated[CompactionItem, Tag("compaction")]
     | Annotated[ItemReference, Tag("item_reference")],
     Discriminator(_item_tag),
 ]
@@ -208,6 +217,7 @@ ID_PREFIXES: dict[str, Prefix] = {
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
     "file_search_call": "fs",
+    "compaction": "cmp",
 }
 
 

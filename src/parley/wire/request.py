@@ -68,6 +68,13 @@ class Prompt(BaseModel):
     variables: dict[str, str | UserPart] | None = None
 
 
+class ContextManagement(BaseModel):
+    """``{"type": "compaction", "compact_threshold": N}``: compact the context once it passes N tokens."""
+
+    type: Literal["compaction"]
+    compact_threshold: int | None = Field(default=None, ge=1)
+
+
 class CreateResponseRequest(BaseModel):
     """Unknown top-level fields are ignored, as extension fields from clients must not fail."""
 
@@ -117,6 +124,7 @@ class CreateResponseRequest(BaseModel):
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
     conversation: str | dict[str, Any] | None = None
     prompt: Prompt | None = None
+    context_management: list[ContextManagement] | None = None
 
     @model_validator(mode="before")
     @classmethod
