@@ -161,7 +161,7 @@ async def test_pages_both_ways(store: SqliteConversationStore) -> None:
 @pytest.mark.parametrize(
     ("sql", "params"),
     [
-        (conversations_sql._ITEMS_AFTER, ("c1", -1, "c1", "alice")),
+        (conversations_sql._ITEMS_AFTER, (-1, "c1", "alice")),
         (conversations_sql._NEXT_POSITION, ("c1", "c1", "alice")),
         (conversations_sql._POSITION_OF, ("c1", "a", "alice")),
         (

@@ -79,11 +79,10 @@ async def in_conversation(
         items = await store.all_items(conversation_id, turn.owner)
         if items is None:  # deleted since the turn was prepared
             raise conversation_not_found(conversation_id)
-        items = read_stored(items, turn.sealer)
-        stored = turn.context[: turn.history]
-        if len(items) != len(stored) or (items and items[-1].get("id") != stored[-1].get("id")):
-            turn.context[: turn.history] = items
-            turn.history = len(items)
+        if (len(items), items[-1].get("id") if items else None) != turn.stored_mark:  # changed meanwhile
+            opened = read_stored(items, turn.sealer)
+            turn.context[: turn.history] = opened
+            turn.history = len(opened)
         async for event in events:
             yield event
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from parley.engine.compaction import open_compaction, read_stored
@@ -29,6 +30,8 @@ from parley.tools.registry import HOSTED
 from parley.wire.items import Item, ItemReference, stored_item
 from parley.wire.request import CreateResponseRequest, conversation_id
 from parley.wire.response import new_response
+
+TYPE = itemgetter("type")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Turn:
     history: int = 0
     """How many items at the head of ``context`` are stored state (the chain or the conversation)."""
     histories: HistoryMessages | None = None
+    stored_mark: tuple[int, str | None] = (0, None)
+    """How many items the stored history had, and the last one's id, as the turn read it."""
     sealer: ReasoningSealer | None = None
     """Opens compaction items read back from storage, and seals the ones this turn makes."""
 
@@ -71,7 +76,8 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
     request = prompted.request
     provider, model = deps.router.resolve(prompted.model)
-    history = read_stored(await _stored_context(request, deps, owner), deps.sealer)
+    stored = await _stored_context(request, deps, owner)
+    history = read_stored(stored, deps.sealer)
     input_items = _input_items(request, history)
     if not input_items and not history and not prompted.messages:
         raise InvalidRequest(
@@ -82,13 +88,15 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
     toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
-    for item in context:
-        if item["type"] == "tool_search_output":
-            toolset.load(item["tools"])
+    if "tool_search_output" in map(TYPE, context):  # the scan in C: most contexts have none
+        for item in context:
+            if item["type"] == "tool_search_output":
+                toolset.load(item["tools"])
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
     response = new_response(request, new_id("resp"), int(time.time()))
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
+    turn.stored_mark = (len(stored), stored[-1].get("id") if stored else None)
     turn.histories, turn.sealer = deps.histories, deps.sealer
     return turn
 
@@ -174,10 +182,11 @@ def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[It
                 "content": [{"type": "input_text", "text": request.input}],
             }
         ]
-    known = {item.get("id"): item for item in history}
+    known: dict[Any, Item] | None = None  # built only for a reference: histories run long
     items = []
     for index, model in enumerate(request.input):
         if isinstance(model, ItemReference):
+            known = known if known is not None else {item.get("id"): item for item in history}
             if model.id not in known:
                 raise InvalidRequest(
                     f"Item with id '{model.id}' not found.", param=f"input[{index}].id", code="item_not_found"

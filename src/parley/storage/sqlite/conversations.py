@@ -25,7 +25,7 @@ SELECT COALESCE((SELECT MAX(position) FROM conversation_items WHERE conversation
 FROM conversations WHERE id = ? AND owner = ?
 """
 _ITEMS_AFTER = """
-SELECT (SELECT COUNT(*) FROM conversation_items WHERE conversation_id = ?), i.position, i.data
+SELECT c.deletions, i.position, i.data
 FROM conversations c LEFT JOIN conversation_items i ON i.conversation_id = c.id AND i.position > ?
 WHERE c.id = ? AND c.owner = ? ORDER BY i.position
 """
@@ -36,8 +36,10 @@ KEPT_CONVERSATIONS = 256
 @dataclass(frozen=True)
 class _Kept:
     last_position: int
+    deletions: int
     items: list[Item]
 _EXISTS = "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
+_DELETED = "UPDATE conversations SET deletions = deletions + 1 WHERE id = ? AND owner = ?"
 _POSITION_OF = (
     "SELECT MAX(position) FROM conversation_items WHERE conversation_id = ? AND item_id = ? AND owner = ?"
 )
@@ -137,24 +139,25 @@ class SqliteConversationStore:
 
         Decoding a thousand items on every turn would cost more than the rest of the turn, so the
         items are kept per conversation with the last position read. One indexed query returns
-        the conversation's item count and the rows past that position: when the count is what the
-        kept items plus the new rows make, they are appended; anything else (an item deleted, by
-        this process or another) reads everything again. The LEFT JOIN tells an empty
-        conversation from a missing one.
+        the rows past that position and the conversation's count of deletions (m007): while that
+        count is the one the kept items were read at, the new rows are appended to them; an item
+        deleted since, by this process or another, reads everything again. The LEFT JOIN tells
+        an empty conversation from a missing one.
         """
         kept = self._kept.get((owner, conversation_id))
         after, known = (kept.last_position, kept.items) if kept else (-1, [])
-        params = (conversation_id, after, conversation_id, owner)
+        params = (after, conversation_id, owner)
         rows = await self._db.run(lambda conn: conn.execute(_ITEMS_AFTER, params).fetchall())
         if not rows:
             self._kept.pop((owner, conversation_id), None)
             return None
-        total, fresh = rows[0][0], [(position, data) for _, position, data in rows if data is not None]
-        if len(known) + len(fresh) != total:
+        deletions, fresh = rows[0][0], [(position, data) for _, position, data in rows if data is not None]
+        if kept is not None and kept.deletions != deletions:
             self._kept.pop((owner, conversation_id), None)
             return await self.all_items(conversation_id, owner)
         items = [*known, *(_loads(data) for _, data in fresh)]
-        self._remember((owner, conversation_id), _Kept(fresh[-1][0] if fresh else after, items))
+        last = fresh[-1][0] if fresh else after
+        self._remember((owner, conversation_id), _Kept(last, deletions, items))
         return list(items)
 
     def _remember(self, key: tuple[str, str], kept: _Kept) -> None:
@@ -176,7 +179,10 @@ class SqliteConversationStore:
         sql = "DELETE FROM conversation_items WHERE conversation_id = ? AND item_id = ? AND owner = ?"
 
         def write(conn: sqlite3.Connection) -> bool:
-            return conn.execute(sql, (conversation_id, item_id, owner)).rowcount > 0
+            if conn.execute(sql, (conversation_id, item_id, owner)).rowcount == 0:
+                return False
+            conn.execute(_DELETED, (conversation_id, owner))
+            return True
 
         return await self._db.run(lambda conn: transaction(conn, write))
 

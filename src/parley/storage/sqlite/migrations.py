@@ -165,6 +165,12 @@ def m006_prompts(conn: sqlite3.Connection) -> None:
     )
 
 
+def m007_conversation_deletions(conn: sqlite3.Connection) -> None:
+    """How many items were ever deleted from each conversation: a reader that kept its items can
+    tell, without counting them, whether it may just read the rows appended since."""
+    conn.execute("ALTER TABLE conversations ADD COLUMN deletions INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_responses,
     m002_item_owner,
@@ -172,6 +178,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_vector_stores,
     m005_conversations,
     m006_prompts,
+    m007_conversation_deletions,
 ]
 
 
