@@ -196,3 +196,25 @@ async def test_a_second_response_waits_its_turn_then_gives_up_as_openai_does() -
             async with locks.hold("conv_1", wait=0.01):
                 pass
     assert (locked.value.code, locked.value.param) == ("conversation_locked", "conversation")
+
+
+async def test_items_added_during_a_response_come_after_its_items(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory([Reply(text="a slow answer in many words", token_delay=0.02)])
+    sdk = sdk_for(h)
+    conversation = await sdk.conversations.create()
+
+    async def respond() -> None:
+        await sdk.responses.create(model="fake-model", conversation=conversation.id, input="question")
+
+    async def add_note() -> None:
+        await asyncio.sleep(0.03)  # the response holds the conversation by now
+        await sdk.conversations.items.create(
+            conversation.id, items=[{"type": "message", "role": "user", "content": "a note"}]
+        )
+
+    await asyncio.gather(respond(), add_note())
+    page = await sdk.conversations.items.list(conversation.id, order="asc")
+    texts = [json.loads(item.model_dump_json())["content"][0]["text"] for item in page.data]
+    assert texts == ["question", "a slow answer in many words", "a note"]

@@ -208,7 +208,9 @@ async def create_items(request: Request) -> Response:
     body = await _object_body(request)
     if "items" not in body:
         raise _invalid("items", "Missing required parameter: 'items'.", "missing_required_parameter")
-    added = await _store(request).add_items(conversation_id, principal(request), check_items(body["items"]))
+    items = check_items(body["items"])
+    async with deps(request).conversation_locks.hold(conversation_id):  # not inside a running turn
+        added = await _store(request).add_items(conversation_id, principal(request), items)
     if added is None:
         raise conversation_not_found(conversation_id)
     return json_response(list_object([public_item(item, hidden) for item in added], has_more=False))
@@ -247,7 +249,9 @@ async def delete_item(request: Request) -> Response:
     """Answers with the conversation, as OpenAI does."""
     conversation_id, item_id = request.path_params["conversation_id"], request.path_params["item_id"]
     store, owner = _store(request), principal(request)
-    if not await store.delete_item(conversation_id, item_id, owner):
+    async with deps(request).conversation_locks.hold(conversation_id):  # not inside a running turn
+        deleted = await store.delete_item(conversation_id, item_id, owner)
+    if not deleted:
         raise await _missing(request, store)
     conversation = await store.get(conversation_id, owner)
     if conversation is None:  # deleted meanwhile
