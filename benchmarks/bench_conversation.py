@@ -18,12 +18,11 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2
 import orjson
-from harness import Json, git, machine, parley_src, start_stack, wait_ready
+from harness import Json, parley_src, provenance, start_stack, wait_ready
 from load import percentile
 
 SIZES = (10, 1000)
@@ -110,11 +109,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
         results = await measure(client, stack.parley.proc.pid, conversations, turns)
     small, large = (results[str(size)]["parley_cpu_ms_per_turn"] for size in sizes)
     return {
-        "benchmark": "bench_conversation",
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "commit_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **provenance("bench_conversation"),
         "config": {"sizes": list(sizes), "turns": turns, "quick": args.quick, "parley_src": parley_src()},
         "results": results,
         "cpu_ratio_large_over_small": round(large / small, 3) if small else None,

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import json
 import os
 import random
@@ -61,7 +60,7 @@ import numpy as np
 import orjson
 from bench_embed import PAIRS
 from bench_ingest import paragraphs, write_corpus
-from harness import Server, cpu_seconds, free_port, git, machine, parley_src, rss_mb, spawn, wait_ready
+from harness import Server, cpu_seconds, free_port, parley_src, provenance, rss_mb, spawn, wait_ready
 from load import Errors, Failure, check, percentile, post_json, post_stream
 
 from parley.app import create_app, shutdown
@@ -494,15 +493,11 @@ def run(args: argparse.Namespace, base: Path) -> Json:
         if measured["errors"]:
             log(f"--- parley log tail ---\n{parley.log_tail()}")
     return {
-        "benchmark": "bench_file_search",
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            **machine(),
-            "load_avg_1m_before": round(load_before, 2),
-            "load_avg_1m_after": round(os.getloadavg()[0], 2),
-        },
+        **provenance(
+            "bench_file_search",
+            load_avg_1m_before=round(load_before, 2),
+            load_avg_1m_after=round(os.getloadavg()[0], 2),
+        ),
         "config": {
             "chunks": args.chunks,
             "real_files": args.real_files,

@@ -18,7 +18,6 @@ Progress goes to stderr; exactly one JSON line goes to stdout (see benchmarks/RE
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from harness import git, machine, rss_mb
+from harness import provenance, rss_mb
 
 from parley.retrieval.embedded_index import EmbeddedIndex, open_index
 from parley.retrieval.filters import Filter, parse_filter
@@ -236,11 +235,7 @@ def main(argv: list[str]) -> int:
         results = {label: run_size(size(label), args, base) for label in sizes}
     flags = {name: getattr(args, name) for name in ("dim", "centers", "noise", "queries", "single", "seed")}
     report = {
-        "benchmark": "bench_index",
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **provenance("bench_index"),
         "config": {**flags, **params(args).graph.__dict__, "rerank": args.rerank, "quick": args.quick},
         "results": results,
     }

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import os
 import random
 import re
@@ -41,7 +40,7 @@ from typing import Any
 import httpx2
 import orjson
 from bench_embed import prose
-from harness import git, machine, parley_src
+from harness import parley_src, provenance
 
 from parley.app import create_app, shutdown
 from parley.config import ProviderConfig, Settings
@@ -273,15 +272,11 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
         log(f"    {cli['chunks_per_s']} chunks/s ({cli['chunks_per_s_excl_startup']} without start-up)")
     ok = api["chunks_match"] and api["file_counts"]["failed"] == 0 and (cli is None or cli["chunks_match"])
     return {
-        "benchmark": "bench_ingest",
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            **machine(),
-            "load_avg_1m_before": round(load_before, 2),
-            "load_avg_1m_after": round(os.getloadavg()[0], 2),
-        },
+        **provenance(
+            "bench_ingest",
+            load_avg_1m_before=round(load_before, 2),
+            load_avg_1m_after=round(os.getloadavg()[0], 2),
+        ),
         "config": {
             "files": args.files,
             "min_words": args.min_words,

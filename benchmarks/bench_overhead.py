@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import datetime
 import re
 import signal
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from harness import Json, Stack, Target, git, machine, parley_src, rss_mb, start_stack, targets, wait_ready
+from harness import Json, Stack, Target, parley_src, provenance, rss_mb, start_stack, targets, wait_ready
 from load import (
     Errors,
     Op,
@@ -313,11 +312,7 @@ def report(
     chain = scenarios.get("chain", {})
     cpu = bench.parley_cpu_s * 1000 / bench.parley_responses if bench.parley_responses else None
     return {
-        "benchmark": "bench_overhead",
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **provenance("bench_overhead"),
         "config": {
             "quick": args.quick,
             "tokens": args.tokens,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import datetime
 import importlib.util
 import os
 import platform
@@ -195,6 +196,18 @@ def git(*argv: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip()
+
+
+def provenance(benchmark: str, **machine_facts: Any) -> Json:
+    """What every benchmark's JSON line opens with: which benchmark, the commit (and whether
+    ``src/`` had uncommitted changes), when, and on what machine (plus ``machine_facts``)."""
+    return {
+        "benchmark": benchmark,
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "commit_dirty": bool(git("status", "--porcelain", "--", "src")),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {**machine(), **machine_facts},
+    }
 
 
 def machine() -> Json:

@@ -3,7 +3,6 @@ recorded once replays offline, ingestion and query embedding alike, with the sam
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx2
 
 from tests.conftest import Harness
+from tests.support.stores import ingested_counts
 
 DOCS = {
     "harbour.txt": "The harbour master logs every ship that enters after sunset.",
@@ -28,11 +28,7 @@ async def search_once(h: Harness) -> list[dict[str, Any]]:
         file = (await h.client.post("/v1/files", files={"file": (name, text.encode())},
                                     data={"purpose": "assistants"})).json()  # fmt: skip
         await h.client.post(f"/v1/vector_stores/{store['id']}/files", json={"file_id": file["id"]})
-    for _ in range(2000):
-        counts = (await h.client.get(f"/v1/vector_stores/{store['id']}")).json()["file_counts"]
-        if counts["in_progress"] == 0:
-            break
-        await asyncio.sleep(0.01)
+    counts = await ingested_counts(h.client, store["id"])
     assert counts["completed"] == 2, counts
     query = {"query": "when is rye bread sold", "search_mode": "vector"}
     found = await h.client.post(f"/v1/vector_stores/{store['id']}/search", json=query)

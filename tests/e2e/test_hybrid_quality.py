@@ -8,10 +8,10 @@ mean reciprocal rank over the top 5, through the real embedder and the real inde
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from tests.conftest import Harness
+from tests.support.stores import ingested_counts
 
 COMPONENTS = ["payment gateway", "login service", "image resizer", "report builder", "mail relay", "indexer"]
 FAILURES = ["times out under load", "rejects valid requests", "runs out of memory", "drops its connection"]
@@ -70,11 +70,7 @@ async def test_hybrid_beats_vector_only_on_keyword_heavy_queries(
             f"/v1/vector_stores/{store['id']}/files", json={"file_id": upload.json()["id"]}
         )
         assert attach.status_code == 200, attach.text
-    for _ in range(3000):
-        counts = (await h.client.get(f"/v1/vector_stores/{store['id']}")).json()["file_counts"]
-        if counts["in_progress"] == 0:
-            break
-        await asyncio.sleep(0.01)
+    counts = await ingested_counts(h.client, store["id"])
     assert counts["completed"] == 48
 
     vector = await mean_reciprocal_rank(h, store["id"], "vector")

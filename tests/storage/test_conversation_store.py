@@ -4,8 +4,6 @@ caller's transaction."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +21,6 @@ def item(iid: str) -> Item:
 
 def conversation(cid: str, **metadata: str) -> dict[str, Any]:
     return {"id": cid, "object": "conversation", "created_at": 7, "metadata": metadata}
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "parley.db")
-    yield database
-    await database.aclose()
 
 
 @pytest.fixture

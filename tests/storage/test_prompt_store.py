@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,13 +12,6 @@ from parley.storage.sqlite.prompts import SqlitePromptStore
 
 V1 = PromptTemplate("You are a {{ role }} assistant.", ["role"])
 V2 = PromptTemplate("You are a casual {{role}}.", ["role"], model="small", tools=[{"type": "web_search"}])
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "parley.db")
-    yield database
-    await database.aclose()
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ latest turn (from its last user message on) is kept verbatim beside it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from parley.engine.assemble import Assembler
 from parley.engine.messages import Message, to_chat_messages
 from parley.engine.toolset import Toolset
 from parley.engine.usage import Usage
@@ -27,7 +26,7 @@ from parley.providers.base import ChatProvider
 from parley.retrieval.tokens import count_tokens
 from parley.sealing import ReasoningSealer, Tampered
 from parley.wire.events import Event, compaction_compacting, output_item_added, output_item_done
-from parley.wire.items import Item
+from parley.wire.items import Item, item_type
 from parley.wire.request import CreateResponseRequest
 
 if TYPE_CHECKING:  # prepare.py opens compaction items with this module
@@ -44,7 +43,6 @@ SUMMARY_PROMPT = (
     "code); and what was about to happen next. Leave out pleasantries and anything superseded. "
     "Write the notes only, not a reply to the user."
 )
-_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 
 
 def compact_threshold(request: CreateResponseRequest) -> int | None:
@@ -68,7 +66,7 @@ def open_compaction(item: Item, sealer: ReasoningSealer) -> list[Item]:
 def read_stored(items: list[Item], sealer: ReasoningSealer | None) -> list[Item]:
     """Stored items with their compaction items opened. They were checked when they came in; one
     that no longer opens (the key was changed) is left unread, like foreign reasoning."""
-    if sealer is None or "compaction" not in map(itemgetter("type"), items):  # scanned in C
+    if sealer is None or "compaction" not in map(item_type, items):  # scanned in C
         return items
     opened: list[Item] = []
     for item in items:
@@ -149,15 +147,19 @@ async def summarize(
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    parts: list[str] = []
-    usage = None
+    # The assembler reads the answer as any model call's is read (reasoning fields, <think> blocks).
+    assembler = Assembler(think_tags=provider.capabilities.think_tags)
     async for chunk in provider.stream_chat(body):
-        usage = chunk.get("usage") or usage
-        for choice in chunk.get("choices") or ():
-            piece = (choice.get("delta") or {}).get("content")
-            if piece:
-                parts.append(piece)
-    return _THINK.sub("", "".join(parts)).strip(), usage
+        assembler.feed(chunk)
+    assembler.finish()
+    text = "".join(
+        part["text"]
+        for item in assembler.items
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
+    )
+    return text.strip(), assembler.usage
 
 
 async def compact(turn: Turn, item_id: str, usage: Usage) -> tuple[Item, list[Item]]:

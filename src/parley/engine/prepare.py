@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from parley.engine.compaction import open_compaction, read_stored
@@ -27,11 +26,9 @@ from parley.storage.base import ConversationStore, ResponseStore
 from parley.storage.prompts import PromptStore
 from parley.tools.base import HostedTool, ToolServices
 from parley.tools.registry import HOSTED
-from parley.wire.items import Item, ItemReference, stored_item
+from parley.wire.items import Item, ItemReference, item_type, stored_item
 from parley.wire.request import CreateResponseRequest, conversation_id
 from parley.wire.response import new_response
-
-TYPE = itemgetter("type")
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
     toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
-    if "tool_search_output" in map(TYPE, context):  # the scan in C: most contexts have none
+    if "tool_search_output" in map(item_type, context):  # most contexts have none
         for item in context:
             if item["type"] == "tool_search_output":
                 toolset.load(item["tools"])

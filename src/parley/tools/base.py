@@ -40,12 +40,6 @@ class HostedCall:
     """The raw JSON text the model wrote; a tool decides how lenient to be with it."""
 
 
-class DeferredTool(Protocol):
-    name: str
-    description: str | None
-    type: str
-
-
 class ToolHost(Protocol):
     """What a running tool may use of the turn it runs in."""
 

@@ -9,6 +9,7 @@ newer client sends survives the round trip unchanged.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -17,6 +18,9 @@ from parley.ids import Prefix, new_id
 
 Item = dict[str, Any]
 """One Responses API item as JSON: ``{"type": ..., "id": ..., ...}``."""
+
+item_type = itemgetter("type")
+"""An item's type: ``map(item_type, items)`` scans a long history in C."""
 
 
 class _Model(BaseModel):
