@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 import httpx2
-import orjson
-from harness import Json, parley_src, provenance, start_stack, wait_ready
+from harness import Json, emit, parley_src, provenance, start_stack, wait_ready
 from load import percentile
 
 SIZES = (10, 1000)
@@ -126,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
         result = asyncio.run(run(args, Path(tmp), procs))
-    line = orjson.dumps(result).decode()
-    print(line)
-    if args.out is not None:
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -60,7 +60,7 @@ import numpy as np
 import orjson
 from bench_embed import PAIRS
 from bench_ingest import paragraphs, write_corpus
-from harness import Server, cpu_seconds, free_port, parley_src, provenance, rss_mb, spawn, wait_ready
+from harness import Server, cpu_seconds, emit, free_port, parley_src, provenance, rss_mb, spawn, wait_ready
 from load import Errors, Failure, check, percentile, post_json, post_stream
 
 from parley.app import create_app, shutdown
@@ -560,12 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.workdir or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         report = run(args, base)
-    line = orjson.dumps(report).decode()
-    print(line)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+    emit(report, args.out)
     return 1 if report["errors"] else 0
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from harness import provenance, rss_mb
+from harness import emit, provenance, rss_mb
 
 from parley.retrieval.embedded_index import EmbeddedIndex, open_index
 from parley.retrieval.filters import Filter, parse_filter
@@ -239,11 +239,7 @@ def main(argv: list[str]) -> int:
         "config": {**flags, **params(args).graph.__dict__, "rerank": args.rerank, "quick": args.quick},
         "results": results,
     }
-    line = json.dumps(report)
-    print(line)
-    if args.out:
-        with args.out.open("a") as handle:
-            handle.write(line + "\n")
+    emit(report, args.out)
     return 0
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import httpx2
 import orjson
 from bench_embed import prose
-from harness import parley_src, provenance
+from harness import emit, parley_src, provenance
 
 from parley.app import create_app, shutdown
 from parley.config import ProviderConfig, Settings
@@ -329,12 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_ingest-") as tmp:
         report = asyncio.run(run(args, Path(tmp)))
-    line = orjson.dumps(report).decode()
-    print(line)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+    emit(report, args.out)
     return 0 if report["ok"] else 1
 
 

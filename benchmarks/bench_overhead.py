@@ -34,8 +34,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-import orjson
-from harness import Json, Stack, Target, parley_src, provenance, rss_mb, start_stack, targets, wait_ready
+from harness import (
+    Json,
+    Stack,
+    Target,
+    emit,
+    parley_src,
+    provenance,
+    rss_mb,
+    start_stack,
+    targets,
+    wait_ready,
+)
 from load import (
     Errors,
     Op,
@@ -394,12 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         if result["errors"]:
             for server in (base.parley, paced.parley):
                 print(f"--- {server.name} log tail ---\n{server.log_tail()}", file=sys.stderr)
-    line = orjson.dumps(result).decode()
-    print(line)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+    emit(result, args.out)
     return 1 if result["errors"] else 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import orjson
 
 Json = dict[str, Any]
 
@@ -196,6 +197,16 @@ def git(*argv: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip()
+
+
+def emit(report: Json, out: Path | None) -> None:
+    """The benchmark's one JSON line, on stdout and, with ``--out``, appended to that file."""
+    line = orjson.dumps(report).decode()
+    print(line)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a") as handle:
+            handle.write(line + "\n")
 
 
 def provenance(benchmark: str, **machine_facts: Any) -> Json:
