@@ -7,6 +7,7 @@ import json
 import secrets
 from typing import Any
 
+import orjson
 import pytest
 
 from parley.engine.compaction import (
@@ -21,6 +22,7 @@ from parley.engine.history import HistoryMessages
 from parley.engine.messages import SUMMARY_HEADING, to_chat_messages
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest
+from parley.providers.encoding import encode_body
 from parley.sealing import ReasoningSealer, Tampered
 from parley.wire.items import Item
 from parley.wire.request import parse_create_request
@@ -69,7 +71,7 @@ def test_a_foreign_compaction_passes_unread_and_a_stored_one_that_fails_is_left_
     other_key = sealed_compaction("S", [], ReasoningSealer(secrets.token_bytes(32)))
     with pytest.raises(Tampered):
         open_compaction(other_key, SEALER)
-    assert read_stored([user(1), other_key], SEALER) == [user(1), other_key]
+    assert read_stored([user(1), other_key], {"message", "compaction"}, SEALER) == [user(1), other_key]
 
 
 def test_the_summary_replaces_every_message_before_the_compaction() -> None:
@@ -89,12 +91,25 @@ def test_the_summary_replaces_every_message_before_the_compaction() -> None:
 
 
 def test_a_compaction_in_stored_history_converts_the_same_incrementally() -> None:
-    stored = read_stored([user(1), assistant(1), sealed_compaction("S", [user(2)]), assistant(2)], SEALER)
+    items = [user(1), assistant(1), sealed_compaction("S", [user(2)]), assistant(2)]
+    stored = read_stored(items, {"message", "compaction"}, SEALER)
     cache = HistoryMessages()
     first = cache.convert(("o", "msg_u1"), stored, NO_TOOLS, True)
     again = cache.convert(("o", "msg_u1"), [*stored, user(3)], NO_TOOLS, True)
     assert again.messages == to_chat_messages(None, [*stored, user(3)], NO_TOOLS)
     assert first.messages[0]["content"] == SUMMARY_HEADING + "S"
+
+
+def test_a_compaction_in_the_input_replaces_the_encoded_history_too() -> None:
+    stored = [user(1), assistant(1), user(2), assistant(2)]
+    kept = HistoryMessages().convert(("o", "msg_u1"), stored, NO_TOOLS, True)
+    assert kept.encoded == 3  # the last assistant message may still grow
+    new = [*open_compaction(sealed_compaction("S", [user(3)]), SEALER)]
+    messages = to_chat_messages(None, new, NO_TOOLS, after=kept)
+    assert type(messages) is list
+    assert encode_body({"messages": messages}) == orjson.dumps(
+        {"messages": to_chat_messages(None, [*stored, *new], NO_TOOLS)}
+    )
 
 
 def test_the_latest_turn_starts_at_the_last_user_message_after_the_last_compaction() -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
+
 from parley.engine.history import HistoryMessages
 from parley.engine.messages import to_chat_messages
 from parley.engine.toolset import Toolset
+from parley.providers.encoding import PreEncoded, encode_body
 from parley.wire.items import Item
 from parley.wire.tools import FunctionTool, NamespaceTool
 
@@ -44,9 +47,13 @@ def toolset() -> Toolset:
 
 
 def check(cache: HistoryMessages, stored: list[Item], new: list[Item], tools: Toolset) -> None:
+    """Converted from what is kept: the same messages, and the same bytes on the wire."""
     converted = cache.convert(("alice", stored[0]["id"]), stored, tools, True)
     cached = to_chat_messages("Be brief.", new, tools, after=converted)
-    assert cached == to_chat_messages("Be brief.", [*stored, *new], tools)
+    whole = to_chat_messages("Be brief.", [*stored, *new], tools)
+    assert cached == whole
+    assert encode_body({"model": "m", "messages": cached}) == orjson.dumps({"model": "m", "messages": whole})
+    assert type(cached) is (PreEncoded if converted.encoded else list)
 
 
 def test_appended_histories_convert_as_a_whole_would() -> None:
@@ -91,3 +98,19 @@ def test_least_recently_used_histories_are_dropped() -> None:
         message = {"id": f"msg_{n}", "type": "message", "role": "user", "content": "x"}
         cache.convert(("alice", f"msg_{n}"), [message], tools, True)
     assert len(cache._kept) == 2
+
+
+def test_item_types_are_read_incrementally_and_again_when_the_history_changed() -> None:
+    rng = random.Random(13)
+    cache = HistoryMessages()
+    stored = [make_item(n, rng) for n in range(40)]
+    for step in range(60):
+        key = ("alice", stored[0]["id"])
+        assert cache.item_types(key, stored) == {item["type"] for item in stored}
+        if step % 7 == 3:
+            del stored[rng.randrange(1, len(stored))]  # deleted: a type may be gone
+        elif step % 11 == 5:
+            stored[-1] = make_item(1000 + step, rng)  # replaced at the end
+        else:
+            stored.append(make_item(100 + step, rng))
+    assert cache.item_types(("alice", "none"), []) == frozenset()

@@ -14,7 +14,7 @@ latest turn (from its last user message on) is kept verbatim beside it.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import TYPE_CHECKING, Any
 
 from parley.engine.assemble import Assembler
@@ -26,7 +26,7 @@ from parley.providers.base import ChatProvider
 from parley.retrieval.tokens import count_tokens
 from parley.sealing import ReasoningSealer, Tampered
 from parley.wire.events import Event, compaction_compacting, output_item_added, output_item_done
-from parley.wire.items import Item, item_type
+from parley.wire.items import Item
 from parley.wire.request import CreateResponseRequest
 
 if TYPE_CHECKING:  # prepare.py opens compaction items with this module
@@ -63,10 +63,10 @@ def open_compaction(item: Item, sealer: ReasoningSealer) -> list[Item]:
     return [{**item, "summary": payload["summary"]}, *payload["kept"]]
 
 
-def read_stored(items: list[Item], sealer: ReasoningSealer | None) -> list[Item]:
-    """Stored items with their compaction items opened. They were checked when they came in; one
-    that no longer opens (the key was changed) is left unread, like foreign reasoning."""
-    if sealer is None or "compaction" not in map(item_type, items):  # scanned in C
+def read_stored(items: list[Item], types: Collection[str], sealer: ReasoningSealer | None) -> list[Item]:
+    """Stored items (of ``types``) with their compaction items opened. They were checked when they
+    came in; one that no longer opens (the key was changed) is left unread, like foreign reasoning."""
+    if sealer is None or "compaction" not in types:
         return items
     opened: list[Item] = []
     for item in items:

@@ -24,6 +24,7 @@ from parley.engine.compaction import read_stored
 from parley.errors import InvalidRequest, NotFound
 from parley.storage.base import ConversationStore
 from parley.wire.events import Event
+from parley.wire.items import item_type
 
 if TYPE_CHECKING:  # prepare.py builds turns with this module's locks
     from parley.engine.prepare import Turn
@@ -80,7 +81,7 @@ async def in_conversation(
         if items is None:  # deleted since the turn was prepared
             raise conversation_not_found(conversation_id)
         if (len(items), items[-1].get("id") if items else None) != turn.stored_mark:  # changed meanwhile
-            opened = read_stored(items, turn.sealer)
+            opened = read_stored(items, frozenset(map(item_type, items)), turn.sealer)
             turn.context[: turn.history] = opened
             turn.history = len(opened)
         async for event in events:

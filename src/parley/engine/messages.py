@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley.engine.toolset import Toolset
+from parley.providers.encoding import PreEncoded
 from parley.tools.registry import READERS
 from parley.wire.items import Item
 
@@ -154,6 +155,15 @@ class Converted:
     open_assistant: bool
     count: int
     last_id: str | None
+    encoded: int = 0
+    """How many of the first messages ``encoded_json`` holds (``engine/history.py`` keeps it)."""
+    encoded_json: bytes = b""
+
+    def intact_in(self, messages: list[Message]) -> bool:
+        """Whether ``messages`` (converted after this) still begin with the encoded messages: a
+        compaction among the later items replaces them all."""
+        n = self.encoded
+        return 0 < n <= len(messages) and messages[n - 1] is self.messages[n - 1]
 
 
 def convert(
@@ -186,9 +196,13 @@ def to_chat_messages(
     with_reasoning: bool = True,
     after: Converted | None = None,
 ) -> list[Message]:
-    """The chat messages of ``items`` (following the already converted ``after``), instructions first."""
+    """The chat messages of ``items`` (following the already converted ``after``), instructions first.
+    What of ``after`` is already encoded is passed on as such (``PreEncoded``)."""
     messages = convert(items, toolset, with_reasoning, after).messages
-    return [{"role": "system", "content": instructions}, *messages] if instructions else messages
+    head = [{"role": "system", "content": instructions}] if instructions else []
+    if after is not None and after.intact_in(messages):
+        return PreEncoded([*head, *messages], len(head), len(head) + after.encoded, after.encoded_json)
+    return [*head, *messages] if head else messages
 
 
 def drop_oldest_turn(messages: list[Message]) -> list[Message] | None:

@@ -74,7 +74,8 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     request = prompted.request
     provider, model = deps.router.resolve(prompted.model)
     stored = await _stored_context(request, deps, owner)
-    history = read_stored(stored, deps.sealer)
+    stored_types = deps.histories.item_types((owner, stored[0].get("id")), stored) if stored else frozenset()
+    history = read_stored(stored, stored_types, deps.sealer)
     input_items = _input_items(request, history)
     if not input_items and not history and not prompted.messages:
         raise InvalidRequest(
@@ -85,8 +86,10 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
     toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
-    if "tool_search_output" in map(item_type, context):  # most contexts have none
-        for item in context:
+    if "tool_search_output" in stored_types or "tool_search_output" in map(
+        item_type, context[len(history) :]
+    ):
+        for item in context:  # most contexts have none
             if item["type"] == "tool_search_output":
                 toolset.load(item["tools"])
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None

@@ -24,6 +24,7 @@ from parley.errors import (
     UpstreamTimeout,
 )
 from parley.providers.base import Capabilities, Json
+from parley.providers.encoding import encode_body
 from parley.providers.endpoint import Endpoint
 from parley.providers.sse import iter_sse_data
 
@@ -62,7 +63,7 @@ class OpenAICompatProvider:
     async def _streamed(self, path: str, body: Json) -> AsyncIterator[httpx2.Response]:
         """The upstream answer, headers read and status checked; the body is left to stream."""
         with upstream_errors(self.name):
-            response = await self._endpoint.send("POST", path, orjson.dumps(body))
+            response = await self._endpoint.send("POST", path, encode_body(body))
         try:
             with upstream_errors(self.name):
                 if response.status_code >= 400:
