@@ -25,6 +25,7 @@ Prefix = Literal[
     "tsc",
     "pmpt",
     "cmp",
+    "cmpt",
 ]
 
 

@@ -23,6 +23,7 @@ HISTORY: list[Any] = [
     {"role": "assistant", "content": "Sales and the on-call engineers."},
 ]
 SUMMARY = "Launch Heron on Tuesday; notify support first."
+SUMMARY_REPLY = Reply(text=SUMMARY, prompt_tokens=90, completion_tokens=12)
 
 
 def sdk_for(harness: Harness) -> openai.AsyncOpenAI:
@@ -181,6 +182,43 @@ async def test_automatic_compaction_fires_past_the_threshold_and_is_in_the_outpu
     assert texts(h.fake.requests[2])[0] == ("system", SUMMARY_HEADING + SUMMARY)
 
 
+async def test_a_compaction_trigger_compacts_there_and_then_and_the_chain_goes_on_from_it(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory([Reply(text="Sales and the on-call engineers."), SUMMARY_REPLY, Reply(text="Sent.")])
+    sdk = sdk_for(h)
+    first = await sdk.responses.create(model="fake-model", input=HISTORY[:5])
+    stream: Any = await sdk.responses.create(
+        model="fake-model", previous_response_id=first.id, input=[{"type": "compaction_trigger"}], stream=True
+    )
+    events = [event async for event in stream]
+    assert [event.type for event in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.compaction.compacting",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    compacted = events[-1].response
+    assert [item.type for item in compacted.output] == ["compaction"]
+    assert compacted.usage.input_tokens == 90  # the summary call, and no other
+    assert h.fake.requests[1]["messages"][0]["content"] == SUMMARY_PROMPT
+    assert len(h.fake.requests) == 2
+
+    await sdk.responses.create(model="fake-model", previous_response_id=compacted.id, input="Send it.")
+    assert_compacted_context(h.fake.requests[2], "Send it.")
+
+
+async def test_a_compaction_trigger_must_come_last_and_have_something_to_compact(harness: Harness) -> None:
+    early = await harness.create(input=[{"type": "compaction_trigger"}, {"role": "user", "content": "Hi"}])
+    assert early.status_code == 400
+    assert early.json()["error"]["param"] == "input[0]"
+    alone = await harness.create(input=[{"type": "compaction_trigger"}])
+    assert alone.status_code == 400
+    assert "nothing to compact" in alone.json()["error"]["message"]
+
+
 async def test_below_the_threshold_nothing_is_compacted(harness_factory: Callable[..., Harness]) -> None:
     h = harness_factory([Reply(text="Sales.")])
     answer = await h.create(
@@ -192,7 +230,8 @@ async def test_below_the_threshold_nothing_is_compacted(harness_factory: Callabl
 
 async def test_the_compliance_suites_compact_shapes(harness_factory: Callable[..., Harness]) -> None:
     """What openresponses' ``compact-response`` and ``compact-missing-model`` check (bin/compliance-test.ts,
-    ``CompactResource`` in public/openapi/openapi.json), as bun is not at hand here."""
+    ``CompactResource`` in public/openapi/openapi.json). The suite itself runs with bun against
+    ``parley serve`` outside CI (it is not vendored here); these are its checks, in the suite."""
     h = harness_factory([Reply(text=SUMMARY)])
     answer = await h.client.post(
         "/v1/responses/compact",

@@ -177,8 +177,9 @@ async def compact(turn: Turn, item_id: str, usage: Usage) -> tuple[Item, list[It
 
 
 async def compact_in_turn(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
-    """Automatic compaction before a model call, as an output item: added (its content still
-    empty), ``response.compaction.compacting`` while the summary is written, then done."""
+    """Compaction in a response (automatic, or asked for by ``compaction_trigger``), as an output
+    item: added (its content still empty), ``response.compaction.compacting`` while the summary is
+    written, then done."""
     placeholder: Item = {"id": new_id("cmp"), "type": "compaction", "encrypted_content": ""}
     yield output_item_added(placeholder)
     yield compaction_compacting(placeholder["id"])

@@ -67,6 +67,8 @@ class Turn:
     """How many items the stored history had, and the last one's id, as the turn read it."""
     sealer: ReasoningSealer | None = None
     """Opens compaction items read back from storage, and seals the ones this turn makes."""
+    compact_now: bool = False
+    """The input ended with ``compaction_trigger``: the response compacts the context, nothing else."""
 
 
 async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> Turn:
@@ -77,11 +79,14 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     stored_types = deps.histories.item_types((owner, stored[0].get("id")), stored) if stored else frozenset()
     history = read_stored(stored, stored_types, deps.sealer)
     input_items = _input_items(request, history)
+    compact_now = _compaction_triggered(input_items)
     if not input_items and not history and not prompted.messages:
         raise InvalidRequest(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )
-    readable = _readable_input(input_items, deps.sealer)
+    readable = _readable_input(input_items[:-1] if compact_now else input_items, deps.sealer)
+    if compact_now and not (history or prompted.messages or readable):
+        raise InvalidRequest("There is nothing to compact before 'compaction_trigger'.", param="input")
     context = history + prompted.messages + readable
     _check_call_outputs(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
@@ -97,8 +102,20 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
     turn.stored_mark = (len(stored), stored[-1].get("id") if stored else None)
-    turn.histories, turn.sealer = deps.histories, deps.sealer
+    turn.histories, turn.sealer, turn.compact_now = deps.histories, deps.sealer, compact_now
     return turn
+
+
+def _compaction_triggered(items: list[Item]) -> bool:
+    """Whether the input ends with ``compaction_trigger``; anywhere else it is a mistake."""
+    for index, item in enumerate(items[:-1]):
+        if item["type"] == "compaction_trigger":
+            raise InvalidRequest(
+                "A 'compaction_trigger' item must be the final input item.",
+                param=f"input[{index}]",
+                code="invalid_value",
+            )
+    return bool(items) and items[-1]["type"] == "compaction_trigger"
 
 
 async def _stored_context(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> list[Item]:

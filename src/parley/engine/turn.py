@@ -82,6 +82,10 @@ MAX_MODEL_CALLS = 64
 
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     """Model call, then the hosted tools it asked for, then the model again, until none is left."""
+    if turn.compact_now:
+        async for event in compact_in_turn(turn, usage):
+            yield event
+        return
     tool_calls = 0
     for _ in range(MAX_MODEL_CALLS):
         items: list[Item] = []

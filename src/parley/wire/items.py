@@ -177,6 +177,14 @@ class CompactionItem(_Model):
     encrypted_content: str
 
 
+class CompactionTrigger(_Model):
+    """Compacts the context there and then: the response's output is the compaction item alone.
+    Must be the final input item."""
+
+    type: Literal["compaction_trigger"]
+    id: str | None = None
+
+
 class ItemReference(_Model):
     type: Literal["item_reference"] = "item_reference"
     id: str
@@ -206,6 +214,7 @@ InputItem = Annotated[
     | Annotated[ToolSearchOutput, Tag("tool_search_output")]
     | Annotated[FileSearchCall, Tag("file_search_call")]
     | Annotated[CompactionItem, Tag("compaction")]
+    | Annotated[CompactionTrigger, Tag("compaction_trigger")]
     | Annotated[ItemReference, Tag("item_reference")],
     Discriminator(_item_tag),
 ]
@@ -222,6 +231,7 @@ ID_PREFIXES: dict[str, Prefix] = {
     "tool_search_output": "tso",
     "file_search_call": "fs",
     "compaction": "cmp",
+    "compaction_trigger": "cmpt",
 }
 
 
