@@ -7,20 +7,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from parley.api.common import deps, json_body, json_response, list_object, list_query, principal
-from parley.api.errors import parley_error_response
 from parley.api.sse import encode_stream
-from parley.engine import (
-    compact_context,
-    drain,
-    hidden_fields,
-    in_conversation,
-    persist,
-    prepare_turn,
-    public_events,
-    public_response,
-    run_turn,
-    started,
-)
+from parley.engine import compact_context, hidden_fields, public_response, start_turn
 from parley.errors import NotFound
 from parley.wire.compact import parse_compact_request
 from parley.wire.request import parse_create_request
@@ -30,22 +18,12 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 async def create_response(request: Request) -> Response:
     body = parse_create_request(await json_body(request))
-    engine = deps(request)
-    turn = await prepare_turn(body, engine, principal(request))
-    events = persist(run_turn(turn), turn, engine.responses, engine.live)
-    if turn.conversation_id is not None:
-        events = in_conversation(events, turn, engine.conversations, engine.conversation_locks)
-    hidden = hidden_fields(body.include) if turn.toolset.hosted() else {}
+    run = await start_turn(body, deps(request), principal(request))
     if body.stream:
-        if turn.conversation_id is not None:
-            events = await started(events)  # a locked or vanished conversation is an HTTP error
-        if hidden:
-            events = public_events(events, hidden)
-        return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
-    response = await drain(events)
-    if turn.failure is not None:
-        return parley_error_response(turn.failure)
-    return json_response(public_response(response, hidden))
+        return StreamingResponse(
+            encode_stream(run.events), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    return json_response(await run.response())
 
 
 async def compact_response(request: Request) -> Response:

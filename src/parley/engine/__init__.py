@@ -5,12 +5,14 @@ from parley.engine.conversation import ConversationLocks, in_conversation, start
 from parley.engine.include import hidden_fields, public_events, public_response
 from parley.engine.persist import persist
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
+from parley.engine.start import TurnRun, start_turn
 from parley.engine.turn import drain, run_turn
 
 __all__ = [
     "ConversationLocks",
     "EngineDeps",
     "Turn",
+    "TurnRun",
     "compact_context",
     "drain",
     "hidden_fields",
@@ -20,5 +22,6 @@ __all__ = [
     "public_events",
     "public_response",
     "run_turn",
+    "start_turn",
     "started",
 ]
