@@ -25,6 +25,7 @@ from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
 from parley.config import ProviderConfig, Settings
 from parley.engine import EngineDeps
+from parley.engine.background import BackgroundResponses
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.base import Capabilities
@@ -44,6 +45,7 @@ from parley.storage.sqlite import (
     SqliteResponseStore,
     SqliteVectorStoreStore,
 )
+from parley.storage.sqlite.background import SqliteBackgroundJobs
 from parley.storage.sqlite.prompts import SqlitePromptStore
 from parley.tools.base import ToolServices
 
@@ -114,9 +116,10 @@ async def health(request: Request) -> Response:
 
 
 async def shutdown(app: Starlette) -> None:
-    """Close what ``create_app`` opened: provider connection pools, then the database."""
+    """Close what ``create_app`` opened: background work, provider connection pools, the database."""
     deps: EngineDeps = app.state.deps
     library: VectorStoreLibrary = app.state.library
+    await app.state.background.aclose()  # what runs ends failed, stored before the database closes
     await library.aclose()  # stops ingestion before the database it writes to closes
     for provider in deps.router.providers:
         await provider.aclose()
@@ -141,6 +144,7 @@ EXCEPTION_HANDLERS = {
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await app.state.library.start()  # resume ingestion a previous run left in progress
+    await app.state.background.start()  # and settle background responses a dead process left
     try:
         yield
     finally:
@@ -156,12 +160,18 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
     app.state.library = library = build_library(settings, database, transport_factory)
-    app.state.deps = EngineDeps(
+    app.state.deps = deps = EngineDeps(
         responses=ChainCache(SqliteResponseStore(database)),
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(vector_stores=library),
         conversations=SqliteConversationStore(database),
         prompts=SqlitePromptStore(database),
+    )
+    app.state.background = BackgroundResponses(
+        deps,
+        SqliteBackgroundJobs(database),
+        max_running=settings.max_background,
+        max_queued=settings.max_background_queue,
     )
     return app

@@ -95,6 +95,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "embedding_api_key", "PARLEY_EMBEDDING_API_KEY", "API key sent to --embedding-url as a bearer token."
     ),
+    Setting(
+        "max_background",
+        "PARLEY_MAX_BACKGROUND",
+        "Background responses this server runs at once (default 32); more wait queued.",
+    ),
+    Setting(
+        "max_background_queue",
+        "PARLEY_MAX_BACKGROUND_QUEUE",
+        "Queued background responses past which new ones are refused with 429 (default 10000).",
+    ),
 )
 
 
@@ -115,6 +125,10 @@ class Settings:
     embedding_model: str | None = None
     """The remote model, or the local embedder's name; None means the local default."""
     embedding_api_key: str | None = None
+    max_background: int = 32
+    """Background responses run at once by this process; more wait queued."""
+    max_background_queue: int = 10_000
+    """Queued background responses past which a new one is refused (429)."""
 
     @property
     def database_path(self) -> Path:
@@ -148,6 +162,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if "recordings_dir" in values:
         updates["recordings_dir"] = Path(values["recordings_dir"])
     updates.update(_retrieval(values))
+    for key in ("max_background", "max_background_queue"):
+        if key in values:
+            updates[key] = _int(values[key], key)
     if values.get("provider_url"):
         default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
         others = tuple(p for p in settings.providers if p.name != "default")

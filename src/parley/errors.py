@@ -11,7 +11,8 @@ enter Parley.
     │   ├── InvalidRequest          400, names the offending ``param``
     │   │   ├── ContextLengthExceeded  the provider found the input too long
     │   │   └── PayloadTooLarge     413: an upload over the configured size limit
-    │   └── NotFound                404
+    │   ├── NotFound                404
+    │   └── TooManyRequests         429: a limit of this server; retry later
     ├── ServiceUnavailable          503: Parley is not configured for this
     ├── UpstreamError               the inference provider failed: 502
     │   ├── UpstreamTimeout         504
@@ -79,6 +80,12 @@ class NotFound(ClientError):
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.param = param
+
+
+class TooManyRequests(ClientError):
+    """429: a limit of this server (queued background responses, say) is reached; retry later."""
+
+    code = "rate_limit_exceeded"
 
 
 class ServiceUnavailable(ParleyError):

@@ -298,7 +298,7 @@ INVALID_BODIES = [
         id="stream-options-invalid",
     ),
     pytest.param({"previous_response_id": 5}, "previous_response_id", ANY, id="previous-response-id-number"),
-    pytest.param({"background": True}, "background", ANY, id="background-true"),
+    pytest.param({"background": True, "store": False}, "background", ANY, id="background-unstored"),
     pytest.param({"conversation": {"name": "x"}}, "conversation", ANY, id="conversation-without-id"),
     pytest.param({"conversation": 5}, "conversation", ANY, id="conversation-number"),
 ]

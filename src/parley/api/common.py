@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any, Literal, cast
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from parley.engine import EngineDeps
+from parley.engine.background import BackgroundResponses
 from parley.errors import InvalidRequest
 from parley.retrieval.library import VectorStoreLibrary
 
 ANONYMOUS = "anonymous"
 
 
-def deps(request: Request) -> EngineDeps:
-    return cast(EngineDeps, request.app.state.deps)
+def deps(connection: HTTPConnection) -> EngineDeps:
+    """What the engine needs, as ``create_app`` built it (for a request or a WebSocket alike)."""
+    return cast(EngineDeps, connection.app.state.deps)
+
+
+def background(request: Request) -> BackgroundResponses:
+    """The background-response runner (queue, worker, cancels, resumable streams)."""
+    return cast(BackgroundResponses, request.app.state.background)
 
 
 def library(request: Request) -> VectorStoreLibrary:
@@ -24,8 +31,8 @@ def library(request: Request) -> VectorStoreLibrary:
     return cast(VectorStoreLibrary, request.app.state.library)
 
 
-def principal(request: Request) -> str:
-    """The owner of what this request creates or reads; ``anonymous`` until auth exists."""
+def principal(connection: HTTPConnection) -> str:
+    """The owner of what this request (or WebSocket) creates or reads; ``anonymous`` until auth exists."""
     return ANONYMOUS
 
 

@@ -24,6 +24,7 @@ from parley.errors import (
     PayloadTooLarge,
     RecordingMissing,
     ServiceUnavailable,
+    TooManyRequests,
     UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
@@ -36,6 +37,7 @@ STATUS_TABLE: tuple[tuple[type[ParleyError], int, str], ...] = (
     (PayloadTooLarge, 413, "invalid_request_error"),
     (InvalidRequest, 400, "invalid_request_error"),
     (NotFound, 404, "invalid_request_error"),
+    (TooManyRequests, 429, "rate_limit_error"),
     (ServiceUnavailable, 503, "server_error"),
     (UpstreamTimeout, 504, "upstream_error"),
     (UpstreamError, 502, "upstream_error"),
@@ -66,13 +68,20 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def parley_error_response(exc: ParleyError) -> Response:
+def error_object(exc: ParleyError) -> tuple[int, dict[str, Any]]:
+    """The status and the OpenAI error object for ``exc``: the body of an HTTP error, and what a
+    WebSocket's ``error`` frame carries, from the same table."""
     status, type_ = next((s, t) for cls, s, t in STATUS_TABLE if isinstance(exc, cls))
     param = exc.param if isinstance(exc, InvalidRequest | NotFound) else None
     upstream_status = exc.status if isinstance(exc, UpstreamStatus) else None
     if upstream_status is not None and upstream_status in (429,):
         status = 429
-    return error_response(status, exc.message, type_, param=param, code=exc.code)
+    return status, {"message": exc.message, "type": type_, "param": param, "code": exc.code}
+
+
+def parley_error_response(exc: ParleyError) -> Response:
+    status, error = error_object(exc)
+    return Response(orjson.dumps({"error": error}), status_code=status, media_type="application/json")
 
 
 async def handle_parley_error(request: Request, exc: Exception) -> Response:

@@ -6,10 +6,18 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from parley.api.common import deps, json_body, json_response, list_object, list_query, principal
+from parley.api.common import (
+    background,
+    deps,
+    json_body,
+    json_response,
+    list_object,
+    list_query,
+    principal,
+)
 from parley.api.sse import encode_stream
 from parley.engine import compact_context, hidden_fields, public_response, start_turn
-from parley.errors import NotFound
+from parley.errors import InvalidRequest, NotFound
 from parley.wire.compact import parse_compact_request
 from parley.wire.request import parse_create_request
 
@@ -17,7 +25,15 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def create_response(request: Request) -> Response:
-    body = parse_create_request(await json_body(request))
+    raw = await json_body(request)
+    body = parse_create_request(raw)
+    if body.background:
+        queued, live = await background(request).enqueue(body, raw, principal(request))
+        if live is None:
+            return json_response(queued)
+        return StreamingResponse(
+            encode_stream(live.follow(-1)), media_type="text/event-stream", headers=SSE_HEADERS
+        )
     run = await start_turn(body, deps(request), principal(request))
     if body.stream:
         return StreamingResponse(
@@ -39,11 +55,40 @@ def _not_found(response_id: str) -> NotFound:
 async def get_response(request: Request) -> Response:
     response_id = request.path_params["response_id"]
     engine, owner = deps(request), principal(request)
+    if _flag(request, "stream"):
+        after = _starting_after(request)
+        events = await background(request).follow(response_id, owner, after)
+        return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
     found = engine.live.get(response_id, owner) or await engine.responses.get(response_id, owner)
     if found is None:
         raise _not_found(response_id)
     include = request.query_params.getlist("include[]") + request.query_params.getlist("include")
     return json_response(public_response(found, hidden_fields(include)))
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise InvalidRequest(f"Invalid '{name}': expected true or false, got {value!r}.", param=name)
+    return value in ("true", "1")
+
+
+def _starting_after(request: Request) -> int:
+    """``starting_after``: the sequence number after which to replay (default: from the start)."""
+    raw = request.query_params.get("starting_after")
+    if raw is None:
+        return -1
+    if not raw.lstrip("-").isdigit() or int(raw) < -1:
+        raise InvalidRequest(
+            f"Invalid 'starting_after': expected a sequence number, got {raw!r}.", param="starting_after"
+        )
+    return int(raw)
+
+
+async def cancel_response(request: Request) -> Response:
+    """``POST /v1/responses/{id}/cancel``: a queued or running background response stops, ``cancelled``."""
+    response_id = request.path_params["response_id"]
+    return json_response(await background(request).cancel(response_id, principal(request)))
 
 
 async def delete_response(request: Request) -> Response:
@@ -84,5 +129,6 @@ routes = [
     Route("/v1/responses", list_responses, methods=["GET"]),
     Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
     Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
+    Route("/v1/responses/{response_id}/cancel", cancel_response, methods=["POST"]),
     Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
 ]

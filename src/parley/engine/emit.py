@@ -15,9 +15,9 @@ TERMINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.
 
 
 class Emitter:
-    def __init__(self, response: dict[str, Any]) -> None:
+    def __init__(self, response: dict[str, Any], first_sequence: int = 0) -> None:
         self.response = response
-        self._sequence = 0
+        self._sequence = first_sequence
         self._index: dict[str, int] = {}
 
     def __call__(self, event: Event) -> Event:

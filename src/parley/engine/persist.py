@@ -11,6 +11,7 @@ as several percent of the CPU.) A stream abandoned midway is recorded as failed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from parley.engine.emit import TERMINAL_EVENTS
 from parley.engine.live import LiveResponses
@@ -38,13 +39,15 @@ async def persist(
     finally:
         live.discard(turn.response["id"])
         if not finished:
-            interrupted = {
-                **turn.response,
-                "output": list(turn.response["output"]),
-                "status": "failed",
-                "error": {
-                    "code": "server_error",
-                    "message": "The client went away before the response finished.",
-                },
-            }
-            store.record(interrupted, turn.owner)
+            store.record(interrupted(turn), turn.owner)
+
+
+def interrupted(turn: Turn) -> dict[str, Any]:
+    """The response of a turn stopped before its end: cancelled (a background response), or failed
+    (its client went away, or the server is shutting down)."""
+    snapshot = {**turn.response, "output": list(turn.response["output"])}
+    if turn.cancelled:
+        return {**snapshot, "status": "cancelled"}
+    reason = "The server shut down" if turn.request.background else "The client went away"
+    error = {"code": "server_error", "message": f"{reason} before the response finished."}
+    return {**snapshot, "status": "failed", "error": error}

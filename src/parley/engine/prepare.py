@@ -69,9 +69,16 @@ class Turn:
     """Opens compaction items read back from storage, and seals the ones this turn makes."""
     compact_now: bool = False
     """The input ended with ``compaction_trigger``: the response compacts the context, nothing else."""
+    first_sequence: int = 0
+    """Where the events go on from: a background response's first two were sent when it was queued."""
+    cancelled: bool = False
+    """Set before the task running the turn is cancelled, so that it is stored as ``cancelled``."""
 
 
-async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> Turn:
+async def prepare_turn(
+    request: CreateResponseRequest, deps: EngineDeps, owner: str, response_id: str | None = None
+) -> Turn:
+    """``response_id`` is given when a background response that was queued is prepared again."""
     prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
     request = prompted.request
     provider, model = deps.router.resolve(prompted.model)
@@ -98,7 +105,7 @@ async def prepare_turn(request: CreateResponseRequest, deps: EngineDeps, owner: 
             if item["type"] == "tool_search_output":
                 toolset.load(item["tools"])
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
-    response = new_response(request, new_id("resp"), int(time.time()))
+    response = new_response(request, response_id or new_id("resp"), int(time.time()))
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
     turn.stored_mark = (len(stored), stored[-1].get("id") if stored else None)

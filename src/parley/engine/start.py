@@ -37,7 +37,12 @@ class TurnRun:
 
 
 async def start_turn(request: CreateResponseRequest, deps: EngineDeps, owner: str) -> TurnRun:
-    turn = await prepare_turn(request, deps, owner)
+    return await run_prepared(await prepare_turn(request, deps, owner), deps)
+
+
+async def run_prepared(turn: Turn, deps: EngineDeps) -> TurnRun:
+    """The pipeline of a turn already prepared (a background response is prepared when it is queued)."""
+    request = turn.request
     events = persist(run_turn(turn), turn, deps.responses, deps.live)
     if turn.conversation_id is not None:
         # The first event awaited here: a locked or vanished conversation fails as an error.

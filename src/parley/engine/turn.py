@@ -40,9 +40,11 @@ _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content
 
 
 async def run_turn(turn: Turn) -> AsyncIterator[Event]:
-    emit = Emitter(turn.response)
+    emit = Emitter(turn.response, turn.first_sequence)
     usage = Usage()
-    yield emit.lifecycle("created")
+    if turn.first_sequence == 0:
+        yield emit.lifecycle("created")
+    turn.response["status"] = "in_progress"
     yield emit.lifecycle("in_progress")
     try:
         async for event in _model_steps(turn, usage):

@@ -144,6 +144,8 @@ class FakeUpstream:
         self, script: Script = None, *, token_delay: float = 0.0, model_ids: Sequence[str] = ("fake-model",)
     ) -> None:
         self.requests: list[Json] = []
+        self.abandoned: list[str] = []
+        """Completion ids of paced streams whose client went away before their end."""
         self.token_delay = token_delay
         self.model_ids = tuple(model_ids)
         self._queue: deque[Reply] | None = None
@@ -219,6 +221,7 @@ class _Turn:
     def __init__(self, server: FakeUpstream, reply: Reply, body: Json) -> None:
         self.reply = reply
         self.body = body
+        self.server = server
         self.id = f"chatcmpl-fake-{next(server._completion_ids)}"
         self.created = int(time.time())
         self.model = str(body.get("model") or server.model_ids[0])
@@ -300,10 +303,14 @@ class _Turn:
         if delay <= 0:
             yield b"".join(frames)  # nothing to pace: one write keeps 64 concurrent streams cheap
             return
-        for i, frame in enumerate(frames):
-            if i:
-                await asyncio.sleep(delay)
-            yield frame
+        try:
+            for i, frame in enumerate(frames):
+                if i:
+                    await asyncio.sleep(delay)
+                yield frame
+        except (asyncio.CancelledError, GeneratorExit):
+            self.server.abandoned.append(self.id)  # the client dropped the stream midway
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> None:

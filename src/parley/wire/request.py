@@ -150,11 +150,11 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
         request = CreateResponseRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None
-    if request.background:
+    if request.background and not request.store:
         raise InvalidRequest(
-            "background=true is not supported by this server yet.",
+            "Background responses must be stored: 'background': true needs 'store': true.",
             param="background",
-            code="unsupported_value",
+            code="invalid_value",
         )
     if request.model is None and request.prompt is None:
         raise InvalidRequest(

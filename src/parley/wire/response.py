@@ -52,7 +52,7 @@ def new_response(request: CreateResponseRequest, response_id: str, created_at: i
         "object": "response",
         "created_at": created_at,
         "status": "in_progress",
-        "background": False,
+        "background": request.background,
         "completed_at": None,
         "error": None,
         "incomplete_details": None,

@@ -171,6 +171,33 @@ def m007_conversation_deletions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE conversations ADD COLUMN deletions INTEGER NOT NULL DEFAULT 0")
 
 
+def m008_background(conn: sqlite3.Connection) -> None:
+    """Background responses: jobs claimed under a lease, and the events a stream replays."""
+    _script(
+        conn,
+        """
+        CREATE TABLE background_jobs (
+            response_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            request BLOB NOT NULL,
+            stream INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            worker TEXT,
+            lease_until REAL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            queued_at REAL NOT NULL
+        );
+        CREATE INDEX background_jobs_state ON background_jobs (state, queued_at);
+        CREATE TABLE response_events (
+            response_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (response_id, sequence)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_responses,
     m002_item_owner,
@@ -179,6 +206,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_conversations,
     m006_prompts,
     m007_conversation_deletions,
+    m008_background,
 ]
 
 

@@ -144,6 +144,11 @@ class SqliteResponseStore:
         await self._db.aclose()
 
 
+def write_response_row(conn: sqlite3.Connection, response: dict[str, Any], owner: str) -> None:
+    """The response row alone, inserted or replaced (for a writer inside its own transaction)."""
+    conn.execute(_UPSERT_RESPONSE, _response_row(response, owner))
+
+
 def _response_row(response: dict[str, Any], owner: str) -> tuple[Any, ...]:
     return (
         response["id"],

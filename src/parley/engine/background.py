@@ -1,0 +1,316 @@
+"""Background responses: ``background: true`` answers at once, and the turn runs on without its client.
+
+Enqueueing prepares the turn (what can fail, fails as the HTTP error), then writes the response
+as ``queued`` with its job and, for a stream, its first two events (``response.created``,
+``response.queued``), in one transaction, and wakes the worker. The worker claims jobs from the
+store under a lease (``storage/background.py``), at most ``max_running`` at a time, and runs each
+through the one pipeline (``run_prepared``): the very turn prepared here, or, for a job queued
+by a process that is gone, the turn prepared again from its stored request. A heartbeat renews
+the leases and delivers cancels asked of another process. A job whose lease ran out lost its
+worker mid-run: it is settled as failed, with the reason, so that none stays ``in_progress``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from parley.engine.emit import Emitter
+from parley.engine.persist import interrupted
+from parley.engine.prepare import EngineDeps, Turn, prepare_turn
+from parley.engine.start import run_prepared
+from parley.engine.streams import EventWriter, LiveEvents, kept_events
+from parley.errors import InvalidRequest, NotFound, ParleyError, TooManyRequests
+from parley.storage.background import BackgroundJobs, EventRow, Job
+from parley.wire.events import Event
+from parley.wire.request import CreateResponseRequest, parse_create_request
+
+log = logging.getLogger(__name__)
+
+JOB_POLL = 1.0
+"""Seconds between looks at the queue for jobs another process queued."""
+FINISHED = ("completed", "failed", "incomplete", "cancelled")
+SPAWN_WAIT = 100
+"""Ticks of 10 ms a cancel waits for a job claimed a moment ago to be spawned here."""
+
+
+@dataclass
+class _Running:
+    job: Job
+    task: asyncio.Task[None] | None = None
+    turn: Turn | None = None
+    live: LiveEvents | None = None
+    cancelled: bool = False
+    events: int = 0
+
+
+class BackgroundResponses:
+    def __init__(
+        self,
+        deps: EngineDeps,
+        jobs: BackgroundJobs,
+        *,
+        max_running: int = 32,
+        max_queued: int = 10_000,
+        lease: float = 30.0,
+    ) -> None:
+        self._deps, self._jobs = deps, jobs
+        self._max_running, self._max_queued, self._lease = max_running, max_queued, lease
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._prepared: dict[str, tuple[Turn, LiveEvents | None]] = {}
+        self._running: dict[str, _Running] = {}
+        self._cancel_asked: set[str] = set()
+        self._wake = asyncio.Event()
+        self._work_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        """At server start: settle what a dead process left running, then work the queue."""
+        await self._settle_expired()
+        self._ensure_worker()
+
+    def _ensure_worker(self) -> None:
+        """The worker starts with the server, or with the first job where no lifespan runs (tests)."""
+        if self._work_task is None and not self._closed:
+            self._work_task = asyncio.create_task(self._work(), name="parley-background")
+
+    async def aclose(self) -> None:
+        """Stop claiming, and stop what runs: each ends failed, the shutdown its reason."""
+        self._closed = True
+        if self._work_task is not None:
+            self._work_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._work_task
+        tasks = [running.task for running in self._running.values() if running.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def enqueue(
+        self, request: CreateResponseRequest, body: dict[str, Any], owner: str
+    ) -> tuple[dict[str, Any], LiveEvents | None]:
+        """The queued response, and for a stream the live events that begin with its first two."""
+        if await self._jobs.queued() >= self._max_queued:
+            raise TooManyRequests(
+                f"Too many background responses are queued ({self._max_queued}); retry later.",
+                code="too_many_background_responses",
+            )
+        turn = await prepare_turn(request, self._deps, owner)
+        turn.response["status"] = "queued"
+        emit = Emitter(turn.response)
+        first = [emit.lifecycle("created"), emit.lifecycle("queued")]
+        turn.first_sequence = len(first)
+        response_id = turn.response["id"]
+        live = LiveEvents(first) if request.stream else None
+        kept = [_row(event) for event in first] if request.stream else []
+        self._prepared[response_id] = (turn, live)
+        try:
+            await self._jobs.enqueue(
+                Job(response_id, owner, body, request.stream), first[0]["response"], kept
+            )
+        except BaseException:
+            self._prepared.pop(response_id, None)
+            raise
+        self._ensure_worker()
+        self._wake.set()
+        return first[0]["response"], live
+
+    async def follow(self, response_id: str, owner: str, after: int) -> AsyncIterator[Event]:
+        """A background stream from after sequence number ``after``: live when it runs here, else
+        read back from the store (and polled while it runs elsewhere)."""
+        job = await self._jobs.get(response_id, owner)
+        if job is None:
+            if await self._response(response_id, owner) is None:
+                raise _not_found(response_id)
+            raise InvalidRequest(
+                "This response cannot be streamed because it was not created with background=true.",
+                param="stream",
+            )
+        if not job.stream:
+            raise InvalidRequest(
+                "This response cannot be streamed because it was not created with stream=true.",
+                param="stream",
+            )
+        live = self._live(response_id)
+        return live.follow(after) if live is not None else kept_events(self._jobs, response_id, owner, after)
+
+    def _live(self, response_id: str) -> LiveEvents | None:
+        running = self._running.get(response_id)
+        if running is not None:
+            return running.live
+        prepared = self._prepared.get(response_id)
+        return prepared[1] if prepared else None
+
+    async def cancel(self, response_id: str, owner: str) -> dict[str, Any]:
+        response = await self._response(response_id, owner)
+        if response is None:
+            raise _not_found(response_id)
+        if not response.get("background"):
+            raise InvalidRequest(
+                "Only responses created with background=true can be cancelled.", param="response_id"
+            )
+        status = response["status"]
+        if status == "cancelled":
+            return response
+        if status in FINISHED:
+            raise InvalidRequest(f"Cannot cancel a response that is already {status}.", param="response_id")
+        state = await self._jobs.request_cancel(response_id, owner)
+        if state == "queued":
+            return await self._cancel_queued(response_id, owner, response)
+        self._cancel_asked.add(response_id)  # a job claimed just now is cancelled as it is spawned
+        for _ in range(SPAWN_WAIT):
+            if response_id in self._running:
+                break
+            await asyncio.sleep(0.01)
+        running = self._running.get(response_id)
+        if running is not None and running.task is not None:
+            self._stop(running, cancelled=True)
+            await asyncio.wait([running.task])
+        # A job running in another process is cancelled by that process's next heartbeat.
+        return await self._response(response_id, owner) or response
+
+    async def _cancel_queued(self, response_id: str, owner: str, response: dict[str, Any]) -> dict[str, Any]:
+        cancelled = {**response, "status": "cancelled"}
+        prepared = self._prepared.pop(response_id, None)
+        await self._jobs.finish(response_id, cancelled, owner, [])
+        if prepared and prepared[1] is not None:
+            prepared[1].end()
+        return cancelled
+
+    def _stop(self, running: _Running, *, cancelled: bool) -> None:
+        """Cancel the task running a job; ``cancelled`` (asked by the caller) is stored as such."""
+        self._cancel_asked.discard(running.job.response_id)
+        running.cancelled = cancelled
+        if running.turn is not None:
+            running.turn.cancelled = cancelled
+        if running.task is not None:
+            running.task.cancel()
+
+    async def _response(self, response_id: str, owner: str) -> dict[str, Any] | None:
+        return self._deps.live.get(response_id, owner) or await self._deps.responses.get(response_id, owner)
+
+    async def _work(self) -> None:
+        """Claim what there is room for, renew leases now and then, and sleep until woken."""
+        loop = asyncio.get_running_loop()
+        next_beat = 0.0
+        while not self._closed:
+            try:
+                if loop.time() >= next_beat:
+                    await self._heartbeat()
+                    next_beat = loop.time() + self._lease / 3
+                room = self._max_running - len(self._running)
+                if room > 0:
+                    for job in await self._jobs.claim(self.worker, self._lease, room):
+                        self._spawn(job)
+            except Exception:  # a store hiccup must not stop the worker
+                log.exception("background worker iteration failed")
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that meets a wake-up.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(JOB_POLL, max(0.0, next_beat - loop.time()))):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    def _spawn(self, job: Job) -> None:
+        running = self._running[job.response_id] = _Running(job)
+        running.task = asyncio.create_task(self._run(running), name=f"parley-background-{job.response_id}")
+        if job.response_id in self._cancel_asked:
+            self._stop(running, cancelled=True)
+
+    async def _heartbeat(self) -> None:
+        for response_id in await self._jobs.renew(self.worker, self._lease):
+            running = self._running.get(response_id)
+            if running is not None and not running.cancelled:
+                self._stop(running, cancelled=True)
+        await self._settle_expired()
+
+    async def _run(self, running: _Running) -> None:
+        job = running.job
+        turn, running.live = self._prepared.pop(job.response_id, (None, None))
+        writer = EventWriter(self._jobs, job.response_id) if job.stream else None
+        try:
+            running.turn = turn = turn or await self._prepare_again(job)
+            turn.cancelled = running.cancelled
+            run = await run_prepared(turn, self._deps)
+            async for event in run.events:
+                running.events += 1
+                if running.live is not None:
+                    running.live.add(event)
+                if writer is not None:
+                    writer.add(event)
+        except asyncio.CancelledError:
+            await self._stopped(running, writer)
+        except ParleyError as exc:
+            await self._failed_before_start(running, exc)
+        finally:
+            if writer is not None:
+                writer.flush()
+            await self._jobs.finish(job.response_id, None, job.owner, [])
+            if running.live is not None:
+                running.live.end()
+            self._running.pop(job.response_id, None)
+            self._wake.set()
+
+    async def _prepare_again(self, job: Job) -> Turn:
+        """The turn of a job queued by a process that is gone, from the request it stored."""
+        request = parse_create_request(job.request)
+        turn = await prepare_turn(request, self._deps, job.owner, job.response_id)
+        turn.first_sequence = 2
+        return turn
+
+    async def _stopped(self, running: _Running, writer: EventWriter | None) -> None:
+        """Cancelled, or stopped by the shutdown: the pipeline stored what it had (``persist``) once
+        it had begun; before that, the response is stored here. A shutdown ends a stream failed."""
+        turn = running.turn
+        if turn is None or running.events == 0:
+            stored = await self._deps.responses.get(running.job.response_id, running.job.owner)
+            if stored is not None:
+                status = "cancelled" if running.cancelled else "failed"
+                self._deps.responses.record({**stored, "status": status}, running.job.owner)
+        if not running.cancelled and turn is not None and writer is not None and running.live is not None:
+            failed = Emitter(interrupted(turn), running.live.count).lifecycle("failed")
+            running.live.add(failed)
+            writer.add(failed)
+
+    async def _failed_before_start(self, running: _Running, exc: ParleyError) -> None:
+        """The job could not start (its conversation was deleted meanwhile, say): stored as failed."""
+        job = running.job
+        stored = await self._deps.responses.get(job.response_id, job.owner)
+        if stored is None:
+            return
+        failed = {**stored, "status": "failed", "error": {"code": "server_error", "message": exc.message}}
+        events = [] if running.live is None else [_row(_terminal(failed, running.live.count))]
+        await self._jobs.finish(job.response_id, failed, job.owner, events)
+
+    async def _settle_expired(self) -> None:
+        """Jobs whose worker is gone (their lease ran out mid-run): failed, with the reason."""
+        for job in await self._jobs.take_expired(self.worker, self._lease):
+            stored = await self._deps.responses.get(job.response_id, job.owner)
+            if stored is None or stored["status"] in FINISHED:
+                await self._jobs.finish(job.response_id, None, job.owner, [])
+                continue
+            reason = "The server running this background response stopped before it finished."
+            failed = {**stored, "status": "failed", "error": {"code": "server_error", "message": reason}}
+            kept = await self._jobs.events_after(job.response_id, job.owner, -1) if job.stream else []
+            events = [_row(_terminal(failed, kept[-1][0] + 1))] if kept else []
+            await self._jobs.finish(job.response_id, failed, job.owner, events)
+
+
+def _terminal(response: dict[str, Any], sequence: int) -> Event:
+    return Emitter(response, sequence).lifecycle("failed")
+
+
+def _row(event: Event) -> EventRow:
+    return event["sequence_number"], orjson.dumps(event)
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(f"Response with id '{response_id}' not found.", param="response_id")
