@@ -19,7 +19,13 @@ from tests.api.test_background import collect, finished, poll
 
 async def test_responses_queued_when_the_server_stopped_run_in_the_next_one(harness_factory: Any) -> None:
     first = harness_factory([], max_background=0)
-    ids = [(await first.create(input=f"Job {n}", background=True)).json()["id"] for n in range(2)]
+    ids = [(await first.create(input="Job", background=True)).json()["id"]]
+    body = {"model": "fake-model", "input": "Job", "background": True, "stream": True}
+    post = asyncio.create_task(first.client.post("/v1/responses", json=body))  # its stream waits for a worker
+    while len(listed := (await first.client.get("/v1/responses")).json()["data"]) < 2:
+        await asyncio.sleep(0.01)
+    ids.append(listed[0]["id"])
+    post.cancel()
     await first.aclose()
 
     second = harness_factory([Reply(text="ran after the restart")] * 2)
@@ -28,6 +34,14 @@ async def test_responses_queued_when_the_server_stopped_run_in_the_next_one(harn
         done = await poll(second, response_id, finished)
         assert done["status"] == "completed"
         assert done["output"][0]["content"][0]["text"] == "ran after the restart"
+    events = await collect(second, f"/v1/responses/{ids[1]}?stream=true")
+    kinds = [event["type"] for event in events]
+    assert kinds[:3] == ["response.created", "response.queued", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    deleted = await second.client.delete(f"/v1/responses/{ids[1]}")
+    assert deleted.status_code == 200
+    assert (await second.client.get(f"/v1/responses/{ids[1]}?stream=true")).status_code == 404
 
 
 async def test_a_shutdown_mid_response_stores_it_failed_and_ends_its_stream(harness_factory: Any) -> None:

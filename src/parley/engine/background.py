@@ -19,38 +19,23 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from parley.engine.emit import Emitter
-from parley.engine.persist import interrupted
+from parley.engine.jobs import FINISHED, RunningJob, event_row, run_job, settle_expired
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
-from parley.engine.start import run_prepared
-from parley.engine.streams import EventWriter, LiveEvents, kept_events
-from parley.errors import InvalidRequest, NotFound, ParleyError, TooManyRequests
-from parley.storage.background import BackgroundJobs, EventRow, Job
+from parley.engine.streams import LiveEvents, kept_events
+from parley.errors import InvalidRequest, NotFound, TooManyRequests
+from parley.storage.background import BackgroundJobs, Job
 from parley.wire.events import Event
-from parley.wire.request import CreateResponseRequest, parse_create_request
+from parley.wire.request import CreateResponseRequest
 
 log = logging.getLogger(__name__)
 
 JOB_POLL = 1.0
 """Seconds between looks at the queue for jobs another process queued."""
-FINISHED = ("completed", "failed", "incomplete", "cancelled")
 SPAWN_WAIT = 100
 """Ticks of 10 ms a cancel waits for a job claimed a moment ago to be spawned here."""
-
-
-@dataclass
-class _Running:
-    job: Job
-    task: asyncio.Task[None] | None = None
-    turn: Turn | None = None
-    live: LiveEvents | None = None
-    cancelled: bool = False
-    events: int = 0
 
 
 class BackgroundResponses:
@@ -67,7 +52,7 @@ class BackgroundResponses:
         self._max_running, self._max_queued, self._lease = max_running, max_queued, lease
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._prepared: dict[str, tuple[Turn, LiveEvents | None]] = {}
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, RunningJob] = {}
         self._cancel_asked: set[str] = set()
         self._wake = asyncio.Event()
         self._work_task: asyncio.Task[None] | None = None
@@ -75,7 +60,7 @@ class BackgroundResponses:
 
     async def start(self) -> None:
         """At server start: settle what a dead process left running, then work the queue."""
-        await self._settle_expired()
+        await settle_expired(self._deps, self._jobs, self.worker, self._lease)
         self._ensure_worker()
 
     def _ensure_worker(self) -> None:
@@ -111,7 +96,7 @@ class BackgroundResponses:
         turn.first_sequence = len(first)
         response_id = turn.response["id"]
         live = LiveEvents(first) if request.stream else None
-        kept = [_row(event) for event in first] if request.stream else []
+        kept = [event_row(event) for event in first] if request.stream else []
         self._prepared[response_id] = (turn, live)
         try:
             await self._jobs.enqueue(
@@ -186,7 +171,7 @@ class BackgroundResponses:
             prepared[1].end()
         return cancelled
 
-    def _stop(self, running: _Running, *, cancelled: bool) -> None:
+    def _stop(self, running: RunningJob, *, cancelled: bool) -> None:
         """Cancel the task running a job; ``cancelled`` (asked by the caller) is stored as such."""
         self._cancel_asked.discard(running.job.response_id)
         running.cancelled = cancelled
@@ -220,7 +205,8 @@ class BackgroundResponses:
             self._wake.clear()
 
     def _spawn(self, job: Job) -> None:
-        running = self._running[job.response_id] = _Running(job)
+        turn, live = self._prepared.pop(job.response_id, (None, None))
+        running = self._running[job.response_id] = RunningJob(job, turn=turn, live=live)
         running.task = asyncio.create_task(self._run(running), name=f"parley-background-{job.response_id}")
         if job.response_id in self._cancel_asked:
             self._stop(running, cancelled=True)
@@ -230,86 +216,14 @@ class BackgroundResponses:
             running = self._running.get(response_id)
             if running is not None and not running.cancelled:
                 self._stop(running, cancelled=True)
-        await self._settle_expired()
+        await settle_expired(self._deps, self._jobs, self.worker, self._lease)
 
-    async def _run(self, running: _Running) -> None:
-        job = running.job
-        turn, running.live = self._prepared.pop(job.response_id, (None, None))
-        writer = EventWriter(self._jobs, job.response_id) if job.stream else None
+    async def _run(self, running: RunningJob) -> None:
         try:
-            running.turn = turn = turn or await self._prepare_again(job)
-            turn.cancelled = running.cancelled
-            run = await run_prepared(turn, self._deps)
-            async for event in run.events:
-                running.events += 1
-                if running.live is not None:
-                    running.live.add(event)
-                if writer is not None:
-                    writer.add(event)
-        except asyncio.CancelledError:
-            await self._stopped(running, writer)
-        except ParleyError as exc:
-            await self._failed_before_start(running, exc)
+            await run_job(self._deps, self._jobs, running)
         finally:
-            if writer is not None:
-                writer.flush()
-            await self._jobs.finish(job.response_id, None, job.owner, [])
-            if running.live is not None:
-                running.live.end()
-            self._running.pop(job.response_id, None)
+            self._running.pop(running.job.response_id, None)
             self._wake.set()
-
-    async def _prepare_again(self, job: Job) -> Turn:
-        """The turn of a job queued by a process that is gone, from the request it stored."""
-        request = parse_create_request(job.request)
-        turn = await prepare_turn(request, self._deps, job.owner, job.response_id)
-        turn.first_sequence = 2
-        return turn
-
-    async def _stopped(self, running: _Running, writer: EventWriter | None) -> None:
-        """Cancelled, or stopped by the shutdown: the pipeline stored what it had (``persist``) once
-        it had begun; before that, the response is stored here. A shutdown ends a stream failed."""
-        turn = running.turn
-        if turn is None or running.events == 0:
-            stored = await self._deps.responses.get(running.job.response_id, running.job.owner)
-            if stored is not None:
-                status = "cancelled" if running.cancelled else "failed"
-                self._deps.responses.record({**stored, "status": status}, running.job.owner)
-        if not running.cancelled and turn is not None and writer is not None and running.live is not None:
-            failed = Emitter(interrupted(turn), running.live.count).lifecycle("failed")
-            running.live.add(failed)
-            writer.add(failed)
-
-    async def _failed_before_start(self, running: _Running, exc: ParleyError) -> None:
-        """The job could not start (its conversation was deleted meanwhile, say): stored as failed."""
-        job = running.job
-        stored = await self._deps.responses.get(job.response_id, job.owner)
-        if stored is None:
-            return
-        failed = {**stored, "status": "failed", "error": {"code": "server_error", "message": exc.message}}
-        events = [] if running.live is None else [_row(_terminal(failed, running.live.count))]
-        await self._jobs.finish(job.response_id, failed, job.owner, events)
-
-    async def _settle_expired(self) -> None:
-        """Jobs whose worker is gone (their lease ran out mid-run): failed, with the reason."""
-        for job in await self._jobs.take_expired(self.worker, self._lease):
-            stored = await self._deps.responses.get(job.response_id, job.owner)
-            if stored is None or stored["status"] in FINISHED:
-                await self._jobs.finish(job.response_id, None, job.owner, [])
-                continue
-            reason = "The server running this background response stopped before it finished."
-            failed = {**stored, "status": "failed", "error": {"code": "server_error", "message": reason}}
-            kept = await self._jobs.events_after(job.response_id, job.owner, -1) if job.stream else []
-            events = [_row(_terminal(failed, kept[-1][0] + 1))] if kept else []
-            await self._jobs.finish(job.response_id, failed, job.owner, events)
-
-
-def _terminal(response: dict[str, Any], sequence: int) -> Event:
-    return Emitter(response, sequence).lifecycle("failed")
-
-
-def _row(event: Event) -> EventRow:
-    return event["sequence_number"], orjson.dumps(event)
 
 
 def _not_found(response_id: str) -> NotFound:

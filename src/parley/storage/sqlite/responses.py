@@ -136,7 +136,11 @@ class SqliteResponseStore:
     async def delete(self, response_id: str, owner: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
-            return cur.rowcount > 0
+            if cur.rowcount == 0:
+                return False
+            conn.execute("DELETE FROM response_events WHERE response_id = ?", (response_id,))
+            conn.execute("DELETE FROM background_jobs WHERE response_id = ?", (response_id,))
+            return True
 
         return await self._db.run(lambda conn: transaction(conn, write))
 
