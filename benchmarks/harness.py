@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,20 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn(name: str, argv: list[str], port: int, workdir: Path, procs: contextlib.ExitStack) -> Server:
+def spawn(
+    name: str,
+    argv: list[str],
+    port: int,
+    workdir: Path,
+    procs: contextlib.ExitStack,
+    *,
+    settings: Mapping[str, str] | None = None,
+) -> Server:
+    """``settings``: environment variables the benchmark itself sets (``PARLEY_MAX_BACKGROUND``, say,
+    which has no flag); the ``PARLEY_*`` of the caller's environment are never passed on."""
     log = workdir / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}  # no stray config
+    env.update(settings or {})
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, *argv],
@@ -101,7 +112,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def start_stack(name: str, tokens: int, delay_ms: float, tmp: Path, procs: contextlib.ExitStack) -> Stack:
+def start_stack(
+    name: str,
+    tokens: int,
+    delay_ms: float,
+    tmp: Path,
+    procs: contextlib.ExitStack,
+    *,
+    parley_settings: Mapping[str, str] | None = None,
+) -> Stack:
     workdir = tmp / name
     workdir.mkdir()
     up_port, parley_port = free_port(), free_port()
@@ -109,7 +128,8 @@ def start_stack(name: str, tokens: int, delay_ms: float, tmp: Path, procs: conte
     serve = f"-m parley serve --host 127.0.0.1 --port {parley_port} --log-level warning"
     provider = ["--provider-url", f"http://127.0.0.1:{up_port}/v1", "--data-dir", str(workdir / "data")]
     upstream = spawn(f"{name}-upstream", fake.split(), up_port, workdir, procs)
-    parley = spawn(f"{name}-parley", [*serve.split(), *provider], parley_port, workdir, procs)
+    argv = [*serve.split(), *provider]
+    parley = spawn(f"{name}-parley", argv, parley_port, workdir, procs, settings=parley_settings)
     return Stack(upstream, parley)
 
 

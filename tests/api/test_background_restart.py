@@ -80,7 +80,7 @@ async def test_a_response_whose_worker_died_is_settled_failed_with_the_reason(
     }
     created = {"type": "response.created", "sequence_number": 0, "response": response}
     job = Job("resp_orphan", "anonymous", {"model": "fake-model", "input": "x"}, stream=True)
-    await jobs.enqueue(job, response, [(0, orjson.dumps(created))])
+    assert await jobs.enqueue(job, response, [(0, orjson.dumps(created))], limit=10)
     assert [claimed.response_id for claimed in await jobs.claim("a-dead-worker", 0.01, 5)] == ["resp_orphan"]
     await database.aclose()
     await asyncio.sleep(0.02)  # the lease runs out: its worker is gone

@@ -19,7 +19,7 @@ def queued(response_id: str) -> dict[str, Any]:
 
 async def enqueue(jobs: SqliteBackgroundJobs, response_id: str, owner: str = "alice") -> None:
     job = Job(response_id, owner, {"model": "m", "input": response_id}, stream=True)
-    await jobs.enqueue(job, queued(response_id), [(0, b'{"type":"response.created"}')])
+    assert await jobs.enqueue(job, queued(response_id), [(0, b'{"type":"response.created"}')], limit=10)
 
 
 async def test_claims_take_the_oldest_first_and_never_the_same_job_twice(db: Database) -> None:
@@ -90,3 +90,22 @@ async def test_another_owners_job_is_as_good_as_missing(db: Database) -> None:
     job = await jobs.get("resp_private", "alice")
     assert job is not None
     assert job.state == "queued"
+
+
+async def test_the_queue_bound_holds_however_many_enqueue_at_once(db: Database) -> None:
+    jobs = SqliteBackgroundJobs(db)
+    made = [
+        jobs.enqueue(Job(f"resp_{n}", "alice", {}, stream=False), queued(f"resp_{n}"), [], limit=3)
+        for n in range(10)
+    ]
+    assert sorted(await asyncio.gather(*made)) == [False] * 7 + [True] * 3
+    assert await jobs.queued() == 3
+
+
+async def test_a_batch_is_one_row_and_reads_back_event_by_event(db: Database) -> None:
+    jobs = SqliteBackgroundJobs(db)
+    await enqueue(jobs, "resp_1")
+    jobs.append_events("resp_1", [(1, b"a"), (2, b"b"), (3, b"c"), (5, b"e")])
+    rows = await db.run(lambda c: c.execute("SELECT count(*) FROM response_events").fetchone())
+    assert rows == (3,)  # [0], [1..3], [5]
+    assert await jobs.events_after("resp_1", "alice", 1) == [(2, b"b"), (3, b"c"), (5, b"e")]

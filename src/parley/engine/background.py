@@ -54,6 +54,8 @@ class BackgroundResponses:
         self._prepared: dict[str, tuple[Turn, LiveEvents | None]] = {}
         self._running: dict[str, RunningJob] = {}
         self._cancel_asked: set[str] = set()
+        self._reserved = 0
+        """Room taken by jobs being enqueued to run here at once."""
         self._wake = asyncio.Event()
         self._work_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -84,11 +86,6 @@ class BackgroundResponses:
         self, request: CreateResponseRequest, body: dict[str, Any], owner: str
     ) -> tuple[dict[str, Any], LiveEvents | None]:
         """The queued response, and for a stream the live events that begin with its first two."""
-        if await self._jobs.queued() >= self._max_queued:
-            raise TooManyRequests(
-                f"Too many background responses are queued ({self._max_queued}); retry later.",
-                code="too_many_background_responses",
-            )
         turn = await prepare_turn(request, self._deps, owner)
         turn.response["status"] = "queued"
         emit = Emitter(turn.response)
@@ -98,16 +95,33 @@ class BackgroundResponses:
         live = LiveEvents(first) if request.stream else None
         kept = [event_row(event) for event in first] if request.stream else []
         self._prepared[response_id] = (turn, live)
+        job = Job(response_id, owner, body, request.stream)
+        claim = (self.worker, self._lease) if self._room() > 0 else None  # run here at once
+        self._reserved += claim is not None
         try:
-            await self._jobs.enqueue(
-                Job(response_id, owner, body, request.stream), first[0]["response"], kept
-            )
+            if not await self._jobs.enqueue(job, first[0]["response"], kept, self._max_queued, claim):
+                raise self._queue_full()
         except BaseException:
             self._prepared.pop(response_id, None)
             raise
+        finally:
+            self._reserved -= claim is not None
         self._ensure_worker()
-        self._wake.set()
+        if claim is not None:
+            self._spawn(job)
+        else:
+            self._wake.set()
         return first[0]["response"], live
+
+    def _room(self) -> int:
+        """How many more jobs this process may run now."""
+        return self._max_running - len(self._running) - self._reserved
+
+    def _queue_full(self) -> TooManyRequests:
+        return TooManyRequests(
+            f"Too many background responses are queued ({self._max_queued}); retry later.",
+            code="too_many_background_responses",
+        )
 
     async def follow(self, response_id: str, owner: str, after: int) -> AsyncIterator[Event]:
         """A background stream from after sequence number ``after``: live when it runs here, else
@@ -192,7 +206,7 @@ class BackgroundResponses:
                 if loop.time() >= next_beat:
                     await self._heartbeat()
                     next_beat = loop.time() + self._lease / 3
-                room = self._max_running - len(self._running)
+                room = self._room()
                 if room > 0:
                     for job in await self._jobs.claim(self.worker, self._lease, room):
                         self._spawn(job)

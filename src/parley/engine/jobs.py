@@ -48,8 +48,6 @@ async def run_job(deps: EngineDeps, jobs: BackgroundJobs, running: RunningJob) -
         if running.turn is None:
             running.turn, running.live = await _prepare_again(deps, jobs, job)
         running.turn.cancelled = running.cancelled
-        # The row says in_progress for readers elsewhere (here the live registry answers).
-        deps.responses.record({**running.turn.response, "status": "in_progress"}, job.owner)
         run = await run_prepared(running.turn, deps)
         async for event in run.events:
             running.events += 1
@@ -64,9 +62,7 @@ async def run_job(deps: EngineDeps, jobs: BackgroundJobs, running: RunningJob) -
         if failed is not None and running.live is not None:
             running.live.add(failed)
     finally:
-        if writer is not None:
-            writer.flush()
-        await jobs.finish(job.response_id, None, job.owner, [])
+        await jobs.finish(job.response_id, None, job.owner, writer.take() if writer else [])
         if running.live is not None:
             running.live.end()
 

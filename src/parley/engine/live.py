@@ -7,15 +7,19 @@ It is process-local: another replica sees the response once it is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+Snapshot = Callable[[], dict[str, Any]]
 
 
 class LiveResponses:
     def __init__(self) -> None:
-        self._live: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._live: dict[str, tuple[str, Snapshot]] = {}
 
-    def add(self, response: dict[str, Any], owner: str) -> None:
-        self._live[response["id"]] = (owner, response)
+    def add(self, response_id: str, owner: str, snapshot: Snapshot) -> None:
+        """``snapshot`` gives the response as it stands (its open items with what they said so far)."""
+        self._live[response_id] = (owner, snapshot)
 
     def discard(self, response_id: str) -> None:
         self._live.pop(response_id, None)
@@ -24,5 +28,4 @@ class LiveResponses:
         found = self._live.get(response_id)
         if found is None or found[0] != owner:
             return None
-        response = found[1]
-        return {**response, "output": list(response["output"])}
+        return found[1]()

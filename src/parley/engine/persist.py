@@ -28,7 +28,7 @@ async def persist(
             yield event
         return
     finished = False
-    live.add(turn.response, turn.owner)
+    live.add(turn.response["id"], turn.owner, turn.snapshot)
     try:
         async for event in events:
             if event["type"] in TERMINAL_EVENTS:
@@ -45,7 +45,7 @@ async def persist(
 def interrupted(turn: Turn) -> dict[str, Any]:
     """The response of a turn stopped before its end: cancelled (a background response), or failed
     (its client went away, or the server is shutting down)."""
-    snapshot = {**turn.response, "output": list(turn.response["output"])}
+    snapshot = turn.snapshot()
     if turn.cancelled:
         return {**snapshot, "status": "cancelled"}
     reason = "The server shut down" if turn.request.background else "The client went away"

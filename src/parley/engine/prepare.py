@@ -14,6 +14,7 @@ from typing import Any
 
 from parley.engine.compaction import open_compaction, read_stored
 from parley.engine.conversation import ConversationLocks, conversation_not_found
+from parley.engine.emit import Emitter
 from parley.engine.history import HistoryMessages
 from parley.engine.live import LiveResponses
 from parley.engine.prompts import apply_prompt
@@ -73,6 +74,15 @@ class Turn:
     """Where the events go on from: a background response's first two were sent when it was queued."""
     cancelled: bool = False
     """Set before the task running the turn is cancelled, so that it is stored as ``cancelled``."""
+    emitter: Emitter | None = None
+    """Set by ``run_turn``: the response as it stands, with what open items have said so far."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return (
+            self.emitter.snapshot()
+            if self.emitter
+            else {**self.response, "output": list(self.response["output"])}
+        )
 
 
 async def prepare_turn(

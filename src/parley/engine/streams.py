@@ -5,7 +5,8 @@ A reader of a background stream (``GET /v1/responses/{id}?stream=true&starting_a
 the response's ``LiveEvents`` when it runs in this process: every event since the first is held
 there, so any starting point is served without the store. Otherwise it reads what was kept and
 polls for more until the stream has ended. Writes are batched (``EventWriter``): one
-transaction per ``BATCH`` events or per ``FLUSH_AFTER`` seconds, never one per token.
+transaction per ``BATCH`` events or per ``FLUSH_AFTER`` seconds, never one per token; the last
+batch goes with the job's end.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from parley.engine.emit import TERMINAL_EVENTS
 from parley.storage.background import BackgroundJobs, EventRow
 from parley.wire.events import Event
 
-BATCH = 64
-FLUSH_AFTER = 0.05
+BATCH = 256
+FLUSH_AFTER = 0.25
+"""Seconds an event may wait for its batch: readers here follow live, so only readers in other
+processes (and a restart) see events this much later; each flush is a transaction."""
 POLL = 0.05
 """Seconds between reads of a stream that runs in another process."""
 
@@ -30,7 +33,7 @@ class LiveEvents:
 
     def __init__(self, first: list[Event]) -> None:
         self._events = list(first)
-        self._more = asyncio.Event()
+        self._waiting: list[asyncio.Future[None]] = []
         self.ended = False
 
     @property
@@ -47,8 +50,11 @@ class LiveEvents:
         self._wake()
 
     def _wake(self) -> None:
-        self._more.set()
-        self._more = asyncio.Event()
+        """Readers that caught up wait on a future each; most events find none waiting."""
+        waiting, self._waiting = self._waiting, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
 
     async def follow(self, after: int) -> AsyncIterator[Event]:
         """The events after sequence number ``after``, then each as it comes, until the end."""
@@ -59,7 +65,9 @@ class LiveEvents:
                 index += 1
             if self.ended:
                 return
-            await self._more.wait()
+            future = asyncio.get_running_loop().create_future()
+            self._waiting.append(future)
+            await future
 
 
 class EventWriter:
@@ -73,18 +81,22 @@ class EventWriter:
 
     def add(self, event: Event) -> None:
         self._pending.append((event["sequence_number"], orjson.dumps(event)))
-        if len(self._pending) >= BATCH or event["type"] in TERMINAL_EVENTS:
+        if len(self._pending) >= BATCH:
             self.flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self.flush)
 
     def flush(self) -> None:
+        if self._pending:
+            self._jobs.append_events(self._response_id, self.take())
+
+    def take(self) -> list[EventRow]:
+        """The events not written yet, for the caller to write (with the job's end, in its transaction)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._pending:
-            self._jobs.append_events(self._response_id, self._pending)
-            self._pending = []
+        pending, self._pending = self._pending, []
+        return pending
 
 
 async def kept_events(jobs: BackgroundJobs, response_id: str, owner: str, after: int) -> AsyncIterator[Event]:

@@ -40,7 +40,7 @@ _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content
 
 
 async def run_turn(turn: Turn) -> AsyncIterator[Event]:
-    emit = Emitter(turn.response, turn.first_sequence)
+    emit = turn.emitter = Emitter(turn.response, turn.first_sequence)
     usage = Usage()
     if turn.first_sequence == 0:
         yield emit.lifecycle("created")

@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol
 JobState = Literal["queued", "running", "done"]
 EventRow = tuple[int, bytes]
 """An event's sequence number and its JSON."""
+Claim = tuple[str, float]
+"""A worker, and the seconds of the lease it takes."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,17 @@ class Job:
 
 
 class BackgroundJobs(Protocol):
-    async def enqueue(self, job: Job, response: dict[str, Any], events: list[EventRow]) -> None:
+    async def enqueue(
+        self,
+        job: Job,
+        response: dict[str, Any],
+        events: list[EventRow],
+        limit: int,
+        claim: Claim | None = None,
+    ) -> bool:
         """Queue the job, write its response (status ``queued``) and its first events, in one
-        transaction."""
+        transaction; False, with nothing written, when ``limit`` jobs are queued already. With
+        ``claim``, the job is claimed in the same transaction (the worker here has room)."""
 
     async def queued(self) -> int:
         """How many jobs wait for a worker (the queue bound is checked against it)."""

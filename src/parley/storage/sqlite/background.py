@@ -13,35 +13,61 @@ from typing import Any
 
 import orjson
 
-from parley.storage.background import EventRow, Job, JobState
+from parley.storage.background import Claim, EventRow, Job, JobState
 from parley.storage.sqlite.database import Database, transaction
 from parley.storage.sqlite.responses import write_response_row
 
 _COLUMNS = "response_id, owner, request, stream, state"
-_INSERT_EVENTS = "INSERT OR IGNORE INTO response_events (response_id, sequence, data) VALUES (?, ?, ?)"
+_COUNT_QUEUED = "SELECT count(*) FROM background_jobs WHERE state = 'queued'"
+_INSERT_EVENTS = (
+    "INSERT OR IGNORE INTO response_events (response_id, first_sequence, last_sequence, data)"
+    " VALUES (?, ?, ?, ?)"
+)
 
 
 class SqliteBackgroundJobs:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def enqueue(self, job: Job, response: dict[str, Any], events: list[EventRow]) -> None:
-        row = (job.response_id, job.owner, orjson.dumps(job.request), int(job.stream), "queued", time.time())
+    async def enqueue(
+        self,
+        job: Job,
+        response: dict[str, Any],
+        events: list[EventRow],
+        limit: int,
+        claim: Claim | None = None,
+    ) -> bool:
+        now = time.time()
+        worker, lease_until = (claim[0], now + claim[1]) if claim else (None, None)
+        state = "running" if claim else "queued"
+        row = (
+            job.response_id,
+            job.owner,
+            orjson.dumps(job.request),
+            int(job.stream),
+            state,
+            worker,
+            lease_until,
+            now,
+        )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> bool:
+            if conn.execute(_COUNT_QUEUED).fetchone()[0] >= limit:
+                return False
             write_response_row(conn, response, job.owner)
             conn.execute(
-                "INSERT INTO background_jobs (response_id, owner, request, stream, state, queued_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO background_jobs"
+                " (response_id, owner, request, stream, state, worker, lease_until, queued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             _insert_events(conn, job.response_id, events)
+            return True
 
-        await self._db.run(lambda conn: transaction(conn, write))
+        return await self._db.run(lambda conn: transaction(conn, write))
 
     async def queued(self) -> int:
-        sql = "SELECT count(*) FROM background_jobs WHERE state = 'queued'"
-        row = await self._db.run(lambda conn: conn.execute(sql).fetchone())
+        row = await self._db.run(lambda conn: conn.execute(_COUNT_QUEUED).fetchone())
         return int(row[0])
 
     async def claim(self, worker: str, lease: float, limit: int) -> list[Job]:
@@ -115,16 +141,29 @@ class SqliteBackgroundJobs:
 
     async def events_after(self, response_id: str, owner: str, after: int) -> list[EventRow]:
         sql = (
-            "SELECT e.sequence, e.data FROM response_events e JOIN background_jobs j"
+            "SELECT e.first_sequence, e.data FROM response_events e JOIN background_jobs j"
             " ON j.response_id = e.response_id AND j.owner = ?"
-            " WHERE e.response_id = ? AND e.sequence > ? ORDER BY e.sequence"
+            " WHERE e.response_id = ? AND e.last_sequence > ? ORDER BY e.last_sequence"
         )
         rows = await self._db.run(lambda conn: conn.execute(sql, (owner, response_id, after)).fetchall())
-        return [(sequence, bytes(data)) for sequence, data in rows]
+        return [
+            (first + offset, line)
+            for first, data in rows
+            for offset, line in enumerate(bytes(data).split(b"\n"))
+            if first + offset > after
+        ]
 
 
 def _insert_events(conn: sqlite3.Connection, response_id: str, events: list[EventRow]) -> None:
-    conn.executemany(_INSERT_EVENTS, [(response_id, sequence, data) for sequence, data in events])
+    """One row per run of consecutive sequence numbers (a batch is one run)."""
+    runs: list[list[EventRow]] = []
+    for event in sorted(events):
+        if runs and runs[-1][-1][0] + 1 == event[0]:
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    rows = [(response_id, run[0][0], run[-1][0], b"\n".join(data for _, data in run)) for run in runs]
+    conn.executemany(_INSERT_EVENTS, rows)
 
 
 def _job(row: tuple[Any, ...]) -> Job:

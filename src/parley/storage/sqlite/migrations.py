@@ -172,7 +172,8 @@ def m007_conversation_deletions(conn: sqlite3.Connection) -> None:
 
 
 def m008_background(conn: sqlite3.Connection) -> None:
-    """Background responses: jobs claimed under a lease, and the events a stream replays."""
+    """Background responses: jobs claimed under a lease, and the events a stream replays (a row
+    holds a run of consecutive events, one JSON per line: a batch is one row, not one per token)."""
     _script(
         conn,
         """
@@ -190,9 +191,10 @@ def m008_background(conn: sqlite3.Connection) -> None:
         CREATE INDEX background_jobs_state ON background_jobs (state, queued_at);
         CREATE TABLE response_events (
             response_id TEXT NOT NULL,
-            sequence INTEGER NOT NULL,
+            first_sequence INTEGER NOT NULL,
+            last_sequence INTEGER NOT NULL,
             data BLOB NOT NULL,
-            PRIMARY KEY (response_id, sequence)
+            PRIMARY KEY (response_id, last_sequence)
         ) WITHOUT ROWID;
         """,
     )
