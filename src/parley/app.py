@@ -20,6 +20,7 @@ from parley.api import (
     responses,
     vector_store_files,
     vector_stores,
+    websocket,
 )
 from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
@@ -129,6 +130,7 @@ async def shutdown(app: Starlette) -> None:
 ROUTES = [
     Route("/health", health),
     *responses.routes,
+    websocket.route,
     *conversations.routes,
     *prompts.routes,
     *passthrough.routes,

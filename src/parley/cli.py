@@ -7,10 +7,25 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from parley.config import SETTINGS, ConfigError, load_settings
 
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
+
+WEBSOCKETS: dict[str, Any] = {
+    "ws": "websockets-sansio",
+    # Frames past this (bytes) close the socket (1009); messages past api/websocket.py's
+    # MAX_MESSAGE_CHARS, half of it, are answered with an error and the socket stays usable.
+    "ws_max_size": 32 * 1024 * 1024,
+    # Heartbeat: a ping every 20 s keeps an idle socket open through proxies, and a peer that
+    # does not answer one within 20 s is dropped (its turn stops, as on a closed HTTP stream).
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+    # A turn is many small events: compressing each costs more CPU than it saves on the wire.
+    "ws_per_message_deflate": False,
+}
+"""uvicorn's WebSocket settings for ``/v1/responses`` (WebSocket mode)."""
 
 _SERVE_FLAGS = ("host", "port", "provider_url", "provider_api_key", "data_dir", "config", "log_level")
 _INGEST_FLAGS = ("data_dir", "config", "log_level")
@@ -66,6 +81,7 @@ def serve(flags: dict[str, object]) -> int:
         access_log=settings.log_level == "debug",
         loop="auto",
         http="auto",
+        **WEBSOCKETS,
     )
     return 0
 

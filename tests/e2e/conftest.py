@@ -26,6 +26,7 @@ from openai.types.responses import ParsedResponse, Response, ResponseItem, Respo
 from starlette.types import ASGIApp
 
 from parley.app import create_app
+from parley.cli import WEBSOCKETS
 from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import FakeUpstream, Reply
 
@@ -67,8 +68,13 @@ class ScriptedUpstream:
 
 
 @contextlib.contextmanager
-def serve(app: ASGIApp, *, name: str, lifespan: Literal["on", "off"], probe: str) -> Iterator[int]:
-    """Run ``app`` with uvicorn on a free loopback port in a thread; yield the port, then stop it."""
+def serve(
+    app: ASGIApp, *, name: str, lifespan: Literal["on", "off"], probe: str, websockets: bool = False
+) -> Iterator[int]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yield the port, then stop it.
+
+    ``websockets`` serves WebSockets with the settings ``parley serve`` uses; without it uvicorn
+    refuses them (one protocol less to start for the tests that only speak HTTP)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -77,7 +83,7 @@ def serve(app: ASGIApp, *, name: str, lifespan: Literal["on", "off"], probe: str
         app,
         lifespan=lifespan,
         loop="asyncio",
-        ws="none",
+        **(WEBSOCKETS if websockets else {"ws": "none"}),
         log_config=None,
         log_level="warning",
         access_log=False,
