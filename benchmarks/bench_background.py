@@ -24,9 +24,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -34,7 +32,7 @@ from typing import Any, TypeVar
 
 import httpx2
 import orjson
-from harness import Json, emit, parley_src, provenance, start_stack, wait_ready
+from harness import Json, emit, parley_src, provenance, start_stack, wait_ready, with_servers
 from load import percentile
 
 T = TypeVar("T")
@@ -278,19 +276,13 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     }
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(143)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
-        try:
-            result = asyncio.run(run(args, Path(tmp), procs))
-        except TimeoutError:
-            print(f"bench_background: gave up after {args.timeout} s", file=sys.stderr)
-            return 2
+    try:
+        result = with_servers(lambda tmp, procs: run(args, tmp, procs))
+    except TimeoutError:
+        print(f"bench_background: gave up after {args.timeout} s", file=sys.stderr)
+        return 2
     emit(result, args.out)
     return 0 if result["errors"]["count"] == 0 and result["targets_met"]["none_lost"] else 1
 

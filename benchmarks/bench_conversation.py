@@ -12,16 +12,13 @@ request; wall-clock p50s are reported too. One JSON line, like the other benchma
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx2
-from harness import Json, emit, parley_src, provenance, start_stack, wait_ready
+from harness import Json, emit, parley_src, provenance, start_stack, wait_ready, with_servers
 from load import percentile
 
 SIZES = (10, 1000)
@@ -87,8 +84,8 @@ async def measure(client: httpx2.AsyncClient, pid: int, conversations: dict[int,
             "items": size,
             "turns": turns,
             "parley_cpu_ms_per_turn": round(cpu[size] / turns * 1000, 3),
-            "p50_ms": percentile(wall[size], 0.5),
-            "p99_ms": percentile(wall[size], 0.99),
+            "p50_ms": percentile(wall[size], 50),
+            "p99_ms": percentile(wall[size], 99),
         }
         for size in conversations
     }
@@ -116,15 +113,9 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     }
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(143)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
-        result = asyncio.run(run(args, Path(tmp), procs))
+    result = with_servers(lambda tmp, procs: run(args, tmp, procs))
     emit(result, args.out)
     return 0
 

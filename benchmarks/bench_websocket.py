@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import httpx2
 import orjson
 from bench_conversation import cpu_ns
-from harness import Json, emit, parley_src, provenance, start_stack, wait_ready
+from harness import Json, emit, parley_src, provenance, start_stack, wait_ready, with_servers
 from load import percentile
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -163,15 +161,9 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     }
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(143)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
-        result = asyncio.run(asyncio.wait_for(run(args, Path(tmp), procs), args.timeout))
+    result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
     emit(result, args.out)
     return 0
 

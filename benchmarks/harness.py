@@ -22,8 +22,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,18 @@ def git(*argv: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip()
+
+
+def with_servers(run: Callable[[Path, contextlib.ExitStack], Coroutine[Any, Any, Json]]) -> Json:
+    """``run`` given a scratch directory and an exit stack that stops the servers it starts, also
+    when the benchmark is killed (SIGTERM, from a timeout say): no server outlives its benchmark."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
+        return asyncio.run(run(Path(tmp), procs))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)
 
 
 def emit(report: Json, out: Path | None) -> None:

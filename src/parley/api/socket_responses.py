@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley.engine import Turn
-from parley.storage.base import Item, Order, Page, ResponseStore
+from parley.storage.base import Item, ResponseStore
+from parley.storage.delegating import DelegatingResponseStore
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,11 @@ class ChainRead:
     """It came from the kept response, which the store cannot answer for in full."""
 
 
-class SocketResponses:
+class SocketResponses(DelegatingResponseStore):
     """A ResponseStore that answers for the socket's kept response and delegates everything else."""
 
     def __init__(self, store: ResponseStore) -> None:
-        self._store = store
+        super().__init__(store)
         self._kept: KeptResponse | None = None
         self._read: ChainRead | None = None
 
@@ -79,40 +80,15 @@ class SocketResponses:
         if self._kept is not None and previous_response_id == self._kept.response["id"]:
             self._kept = None
 
-    def record(self, response: dict[str, Any], owner: str) -> None:
-        self._store.record(response, owner)
-
-    async def save(
-        self,
-        response: dict[str, Any],
-        input_items: list[Item],
-        owner: str,
-        conversation_id: str | None = None,
-    ) -> None:
-        await self._store.save(response, input_items, owner, conversation_id)
-
     async def get(self, response_id: str, owner: str) -> dict[str, Any] | None:
         kept = self._own(response_id, owner)
-        return kept.response if kept is not None else await self._store.get(response_id, owner)
+        return kept.response if kept is not None else await self._inner.get(response_id, owner)
 
     async def history(self, response_id: str, owner: str) -> list[Item] | None:
         kept = self._own(response_id, owner)
-        found = list(kept.chain) if kept is not None else await self._store.history(response_id, owner)
+        found = list(kept.chain) if kept is not None else await self._inner.history(response_id, owner)
         self._read = None if found is None else ChainRead(owner, response_id, found, kept is not None)
         return found
-
-    async def input_items(
-        self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
-    ) -> Page | None:
-        return await self._store.input_items(
-            response_id, owner, after=after, before=before, limit=limit, order=order
-        )
-
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
-        return await self._store.list(owner, after=after, limit=limit, order=order)
-
-    async def delete(self, response_id: str, owner: str) -> bool:
-        return await self._store.delete(response_id, owner)
 
     async def aclose(self) -> None:
         """Nothing to close: the store is the app's, and outlives every socket."""

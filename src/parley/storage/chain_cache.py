@@ -17,17 +17,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from parley.storage.base import Item, Order, Page, ResponseStore
+from parley.storage.base import Item, ResponseStore
+from parley.storage.delegating import DelegatingResponseStore
 
 
-class ChainCache:
+class ChainCache(DelegatingResponseStore):
     def __init__(self, inner: ResponseStore, capacity: int = 2048) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._capacity = capacity
         self._chains: OrderedDict[tuple[str, str], list[Item]] = OrderedDict()
-
-    def record(self, response: dict[str, Any], owner: str) -> None:
-        self._inner.record(response, owner)
 
     async def save(
         self,
@@ -57,19 +55,6 @@ class ChainCache:
         if found is not None:
             self._remember((owner, response_id), found)
         return None if found is None else list(found)
-
-    async def get(self, response_id: str, owner: str) -> dict[str, Any] | None:
-        return await self._inner.get(response_id, owner)
-
-    async def input_items(
-        self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
-    ) -> Page | None:
-        return await self._inner.input_items(
-            response_id, owner, after=after, before=before, limit=limit, order=order
-        )
-
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
-        return await self._inner.list(owner, after=after, limit=limit, order=order)
 
     async def delete(self, response_id: str, owner: str) -> bool:
         self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
