@@ -99,7 +99,8 @@ class BackgroundResponses:
         claim = (self.worker, self._lease) if self._room() > 0 else None  # run here at once
         self._reserved += claim is not None
         try:
-            if not await self._jobs.enqueue(job, first[0]["response"], kept, self._max_queued, claim):
+            row = {**first[0]["response"], "status": "in_progress"} if claim else first[0]["response"]
+            if not await self._jobs.enqueue(job, row, kept, self._max_queued, claim):
                 raise self._queue_full()
         except BaseException:
             self._prepared.pop(response_id, None)
@@ -108,7 +109,7 @@ class BackgroundResponses:
             self._reserved -= claim is not None
         self._ensure_worker()
         if claim is not None:
-            self._spawn(job)
+            self._spawn(job, stored_running=True)
         else:
             self._wake.set()
         return first[0]["response"], live
@@ -218,9 +219,11 @@ class BackgroundResponses:
                     await self._wake.wait()
             self._wake.clear()
 
-    def _spawn(self, job: Job) -> None:
+    def _spawn(self, job: Job, *, stored_running: bool = False) -> None:
+        """Run a claimed job; ``stored_running``: its row says in_progress already (claimed when queued)."""
         turn, live = self._prepared.pop(job.response_id, (None, None))
-        running = self._running[job.response_id] = RunningJob(job, turn=turn, live=live)
+        running = RunningJob(job, turn=turn, live=live, stored_running=stored_running)
+        self._running[job.response_id] = running
         running.task = asyncio.create_task(self._run(running), name=f"parley-background-{job.response_id}")
         if job.response_id in self._cancel_asked:
             self._stop(running, cancelled=True)

@@ -38,6 +38,8 @@ class RunningJob:
     cancelled: bool = False
     """Asked by the caller (stored ``cancelled``), not a shutdown (stored ``failed``)."""
     events: int = 0
+    stored_running: bool = False
+    """Its row says ``in_progress`` already; else the run says so first, for readers elsewhere."""
 
 
 async def run_job(deps: EngineDeps, jobs: BackgroundJobs, running: RunningJob) -> None:
@@ -48,6 +50,8 @@ async def run_job(deps: EngineDeps, jobs: BackgroundJobs, running: RunningJob) -
         if running.turn is None:
             running.turn, running.live = await _prepare_again(deps, jobs, job)
         running.turn.cancelled = running.cancelled
+        if not running.stored_running:
+            deps.responses.record({**running.turn.response, "status": "in_progress"}, job.owner)
         run = await run_prepared(running.turn, deps)
         async for event in run.events:
             running.events += 1
