@@ -15,7 +15,7 @@ from parley.api.common import (
     list_query,
     principal,
 )
-from parley.api.sse import encode_stream
+from parley.api.sse import encode_json_stream, encode_stream
 from parley.engine import compact_context, hidden_fields, public_response, start_turn
 from parley.errors import InvalidRequest, NotFound
 from parley.wire.compact import parse_compact_request
@@ -32,7 +32,7 @@ async def create_response(request: Request) -> Response:
         if live is None:
             return json_response(queued)
         return StreamingResponse(
-            encode_stream(live.follow(-1)), media_type="text/event-stream", headers=SSE_HEADERS
+            encode_json_stream(live.follow(-1)), media_type="text/event-stream", headers=SSE_HEADERS
         )
     run = await start_turn(body, deps(request), principal(request))
     if body.stream:
@@ -58,7 +58,9 @@ async def get_response(request: Request) -> Response:
     if _flag(request, "stream"):
         after = _starting_after(request)
         events = await background(request).follow(response_id, owner, after)
-        return StreamingResponse(encode_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
+        return StreamingResponse(
+            encode_json_stream(events), media_type="text/event-stream", headers=SSE_HEADERS
+        )
     found = engine.live.get(response_id, owner) or await engine.responses.get(response_id, owner)
     if found is None:
         raise _not_found(response_id)

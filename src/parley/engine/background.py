@@ -24,10 +24,9 @@ from typing import Any
 from parley.engine.emit import Emitter
 from parley.engine.jobs import FINISHED, RunningJob, event_row, run_job, settle_expired
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
-from parley.engine.streams import LiveEvents, kept_events
+from parley.engine.streams import Encoded, LiveEvents, encoded, kept_events
 from parley.errors import InvalidRequest, NotFound, TooManyRequests
 from parley.storage.background import BackgroundJobs, Job
-from parley.wire.events import Event
 from parley.wire.request import CreateResponseRequest
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ class BackgroundResponses:
         first = [emit.lifecycle("created"), emit.lifecycle("queued")]
         turn.first_sequence = len(first)
         response_id = turn.response["id"]
-        live = LiveEvents(first) if request.stream else None
+        live = LiveEvents([encoded(event) for event in first]) if request.stream else None
         kept = [event_row(event) for event in first] if request.stream else []
         self._prepared[response_id] = (turn, live)
         job = Job(response_id, owner, body, request.stream)
@@ -124,7 +123,7 @@ class BackgroundResponses:
             code="too_many_background_responses",
         )
 
-    async def follow(self, response_id: str, owner: str, after: int) -> AsyncIterator[Event]:
+    async def follow(self, response_id: str, owner: str, after: int) -> AsyncIterator[Encoded]:
         """A background stream from after sequence number ``after``: live when it runs here, else
         read back from the store (and polled while it runs elsewhere)."""
         job = await self._jobs.get(response_id, owner)

@@ -19,7 +19,7 @@ from parley.engine.emit import Emitter
 from parley.engine.persist import interrupted
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
 from parley.engine.start import run_prepared
-from parley.engine.streams import EventWriter, LiveEvents
+from parley.engine.streams import EventWriter, LiveEvents, encoded
 from parley.errors import ParleyError
 from parley.storage.background import BackgroundJobs, EventRow, Job
 from parley.wire.events import Event
@@ -55,16 +55,14 @@ async def run_job(deps: EngineDeps, jobs: BackgroundJobs, running: RunningJob) -
         run = await run_prepared(running.turn, deps)
         async for event in run.events:
             running.events += 1
-            if running.live is not None:
-                running.live.add(event)
-            if writer is not None:
-                writer.add(event)
+            if running.live is not None:  # a stream: kept, and followed here
+                _pass_on(running.live, writer, event)
     except asyncio.CancelledError:
         await _stopped(deps, running, writer)
     except ParleyError as exc:  # it could not start: its conversation was deleted meanwhile, say
         failed = await _fail(deps, jobs, job, exc.message, running.live.count if running.live else None)
         if failed is not None and running.live is not None:
-            running.live.add(failed)
+            running.live.add(encoded(failed))
     finally:
         await jobs.finish(job.response_id, None, job.owner, writer.take() if writer else [])
         if running.live is not None:
@@ -77,7 +75,7 @@ async def _prepare_again(deps: EngineDeps, jobs: BackgroundJobs, job: Job) -> tu
     turn = await prepare_turn(parse_create_request(job.request), deps, job.owner, job.response_id)
     kept = await jobs.events_after(job.response_id, job.owner, -1) if job.stream else []
     turn.first_sequence = len(kept) or 2
-    first: list[Event] = [orjson.loads(data) for _, data in kept]
+    first = [(orjson.loads(data)["type"], data) for _, data in kept]
     return turn, LiveEvents(first) if job.stream else None
 
 
@@ -92,9 +90,15 @@ async def _stopped(deps: EngineDeps, running: RunningJob, writer: EventWriter | 
                 {**stored, "status": "cancelled" if running.cancelled else "failed"}, job.owner
             )
     if not running.cancelled and turn is not None and writer is not None and running.live is not None:
-        failed = failed_event(interrupted(turn), running.live.count)
-        running.live.add(failed)
-        writer.add(failed)
+        _pass_on(running.live, writer, failed_event(interrupted(turn), running.live.count))
+
+
+def _pass_on(live: LiveEvents, writer: EventWriter | None, event: Event) -> None:
+    """One event of a stream to its readers here and on its way to the store, encoded once."""
+    item = encoded(event)
+    live.add(item)
+    if writer is not None:
+        writer.add(event["sequence_number"], item[1])
 
 
 async def settle_expired(deps: EngineDeps, jobs: BackgroundJobs, worker: str, lease: float) -> None:

@@ -27,11 +27,18 @@ processes (and a restart) see events this much later; each flush is a transactio
 POLL = 0.05
 """Seconds between reads of a stream that runs in another process."""
 
+Encoded = tuple[str, bytes]
+"""An event's type and its JSON: encoded once, for the store and for every reader."""
+
+
+def encoded(event: Event) -> Encoded:
+    return event["type"], orjson.dumps(event)
+
 
 class LiveEvents:
-    """One running response's events, in order (an event's index is its sequence number)."""
+    """One running response's events, encoded, in order (an event's index is its sequence number)."""
 
-    def __init__(self, first: list[Event]) -> None:
+    def __init__(self, first: list[Encoded]) -> None:
         self._events = list(first)
         self._waiting: list[asyncio.Future[None]] = []
         self.ended = False
@@ -41,7 +48,7 @@ class LiveEvents:
         """How many events so far: the next one's sequence number."""
         return len(self._events)
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Encoded) -> None:
         self._events.append(event)
         self._wake()
 
@@ -56,7 +63,7 @@ class LiveEvents:
             if not future.done():
                 future.set_result(None)
 
-    async def follow(self, after: int) -> AsyncIterator[Event]:
+    async def follow(self, after: int) -> AsyncIterator[Encoded]:
         """The events after sequence number ``after``, then each as it comes, until the end."""
         index = after + 1
         while True:
@@ -79,8 +86,8 @@ class EventWriter:
         self._pending: list[EventRow] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, event: Event) -> None:
-        self._pending.append((event["sequence_number"], orjson.dumps(event)))
+    def add(self, sequence: int, data: bytes) -> None:
+        self._pending.append((sequence, data))
         if len(self._pending) >= BATCH:
             self.flush()
         elif self._timer is None:
@@ -99,16 +106,18 @@ class EventWriter:
         return pending
 
 
-async def kept_events(jobs: BackgroundJobs, response_id: str, owner: str, after: int) -> AsyncIterator[Event]:
+async def kept_events(
+    jobs: BackgroundJobs, response_id: str, owner: str, after: int
+) -> AsyncIterator[Encoded]:
     """A stream read back from the store, polled until its job is done (it may run elsewhere). The
     job's state is read before the events: once it is done, what is read after it is complete."""
     while True:
         job = await jobs.get(response_id, owner)
         for sequence, data in await jobs.events_after(response_id, owner, after):
-            event: Event = orjson.loads(data)
-            yield event
+            kind: str = orjson.loads(data)["type"]
+            yield kind, data
             after = sequence
-            if event["type"] in TERMINAL_EVENTS:
+            if kind in TERMINAL_EVENTS:
                 return
         if job is None or job.state == "done":
             return
