@@ -32,8 +32,10 @@ from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.base import Capabilities
 from parley.providers.embedders import Embedder, RemoteEmbedder, local_embedder
 from parley.providers.endpoint import Endpoint
+from parley.providers.mcp_client import McpClients
 from parley.providers.openai_compat import OpenAICompatProvider
 from parley.providers.router import Router
+from parley.providers.search import WebSearchBackends, search_provider
 from parley.recording import RecordingStore, RecordingTransport
 from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
@@ -112,6 +114,30 @@ def build_library(
     )
 
 
+def build_web_search(settings: Settings, transport_factory: TransportFactory) -> WebSearchBackends:
+    """The web search provider through the outbound seam, and the same provider answering only from
+    recordings (``external_web_access: false``) when there is a recordings dir."""
+    name = settings.web_search_provider
+    if name is None:
+        return WebSearchBackends()
+    url = settings.searxng_url if name == "searxng" else None
+    key = settings.tavily_api_key if name == "tavily" else settings.brave_api_key
+    inner = transport_factory(ProviderConfig("web_search", url or "https://search.invalid"))
+    live = search_provider(name, outbound_transport(settings, inner), url=url, api_key=key)
+    if settings.recordings_dir is None:
+        return WebSearchBackends(live)
+    replay = RecordingTransport(None, "replay", RecordingStore(settings.recordings_dir))
+    return WebSearchBackends(live, search_provider(name, replay, url=url, api_key=key))
+
+
+def build_mcp(settings: Settings) -> McpClients:
+    """MCP sessions on the outbound seam (their streams pass the recorder in live mode only: see
+    ``providers/mcp_client.py``)."""
+    inner = httpx2.AsyncHTTPTransport()
+    transport = outbound_transport(settings, inner) if settings.recording_mode == "live" else inner
+    return McpClients(transport, allow_private=settings.allow_private_urls)
+
+
 async def health(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -122,6 +148,9 @@ async def shutdown(app: Starlette) -> None:
     library: VectorStoreLibrary = app.state.library
     await app.state.background.aclose()  # what runs ends failed, stored before the database closes
     await library.aclose()  # stops ingestion before the database it writes to closes
+    await deps.tools.web_search.aclose()
+    if deps.tools.mcp is not None:
+        await deps.tools.mcp.aclose()
     for provider in deps.router.providers:
         await provider.aclose()
     await deps.responses.aclose()
@@ -166,7 +195,11 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         responses=ChainCache(SqliteResponseStore(database)),
         router=router,
         sealer=ReasoningSealer(key),
-        tools=ToolServices(vector_stores=library),
+        tools=ToolServices(
+            vector_stores=library,
+            web_search=build_web_search(settings, transport_factory),
+            mcp=build_mcp(settings),
+        ),
         conversations=SqliteConversationStore(database),
         prompts=SqlitePromptStore(database),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
+WebSearchProvider = Literal["searxng", "tavily", "brave"]
 
 
 def default_data_dir() -> Path:
@@ -105,6 +106,19 @@ SETTINGS: tuple[Setting, ...] = (
         "PARLEY_MAX_BACKGROUND_QUEUE",
         "Queued background responses past which new ones are refused with 429 (default 10000).",
     ),
+    Setting(
+        "allow_private_urls",
+        "PARLEY_ALLOW_PRIVATE_URLS",
+        "1: hosted tools (MCP servers) may reach private, loopback and link-local addresses (default 0).",
+    ),
+    Setting(
+        "web_search_provider",
+        "PARLEY_WEB_SEARCH_PROVIDER",
+        "Provider the web_search tool asks: searxng, tavily or brave; unset: each search is a tool error.",
+    ),
+    Setting("searxng_url", "PARLEY_SEARXNG_URL", "Base URL of a SearXNG server (its JSON format enabled)."),
+    Setting("tavily_api_key", "TAVILY_API_KEY", "API key of Tavily, for web_search_provider tavily."),
+    Setting("brave_api_key", "BRAVE_API_KEY", "API key of Brave Search, for web_search_provider brave."),
 )
 
 
@@ -129,6 +143,13 @@ class Settings:
     """Background responses run at once by this process; more wait queued."""
     max_background_queue: int = 10_000
     """Queued background responses past which a new one is refused (429)."""
+    allow_private_urls: bool = False
+    """Outbound tool URLs (MCP) may resolve to private, loopback or link-local addresses."""
+    web_search_provider: WebSearchProvider | None = None
+    """The web search provider hosted web_search calls; None: none configured."""
+    searxng_url: str | None = None
+    tavily_api_key: str | None = None
+    brave_api_key: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -162,6 +183,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if "recordings_dir" in values:
         updates["recordings_dir"] = Path(values["recordings_dir"])
     updates.update(_retrieval(values))
+    updates.update(_web_search(values))
+    if "allow_private_urls" in values:
+        updates["allow_private_urls"] = str(values["allow_private_urls"]).lower() in ("1", "true", "yes")
     for key in ("max_background", "max_background_queue"):
         if key in values:
             updates[key] = _int(values[key], key)
@@ -186,6 +210,23 @@ def _retrieval(values: Mapping[str, Any]) -> dict[str, Any]:
     if updates.get("embedding_url") and not updates.get("embedding_model"):
         raise ConfigError("embedding_url needs embedding_model (PARLEY_EMBEDDING_MODEL): the model to ask.")
     return updates
+
+
+def _web_search(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The web search provider and what it needs: SearXNG a URL, Tavily and Brave a key."""
+    keys = ("searxng_url", "tavily_api_key", "brave_api_key")
+    updates: dict[str, Any] = {key: str(values[key]) for key in keys if values.get(key)}
+    name = str(values.get("web_search_provider") or "").lower()
+    if not name:
+        return updates
+    needs = {"searxng": "searxng_url", "tavily": "tavily_api_key", "brave": "brave_api_key"}
+    if name not in needs:
+        names = ", ".join(get_args(WebSearchProvider))
+        raise ConfigError(f"web_search_provider must be one of {names}, not {name!r}.")
+    if needs[name] not in updates:
+        env = next(s.env for s in SETTINGS if s.name == needs[name])
+        raise ConfigError(f"web_search_provider {name} needs {needs[name]} ({env}).")
+    return updates | {"web_search_provider": name}
 
 
 def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settings:

@@ -138,7 +138,7 @@ BAD_REQUESTS = [
     pytest.param(
         "POST",
         "/v1/prompts",
-        {"prompt": "x", "tools": [{"type": "mcp"}]},
+        {"prompt": "x", "tools": [{"type": "code_interpreter"}]},
         400,
         "tools[0].type",
         "invalid_value",

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from parley.tools.file_search import CHAT_TOOL, _query, read_call, tool_result_parts
+from parley.tools.base import query_argument as _query
+from parley.tools.file_search import CHAT_TOOL, read_call, tool_result_parts
 from tests.support.seeds import load_seed
 
 EU = {

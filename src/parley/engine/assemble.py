@@ -165,7 +165,8 @@ class Assembler:
 
     def _annotate(self, current: _ContentItem, annotation: dict[str, Any], out: list[Event]) -> None:
         part = current.parts[-1]
-        annotation = {**annotation, "index": part.length}
+        if "end_index" not in annotation:  # a span (url_citation) carries its own place
+            annotation = {**annotation, "index": part.length}
         part.annotations.append(annotation)
         index = len(current.parts) - 1
         out.append(events.annotation_added(current.id, index, len(part.annotations) - 1, annotation))

@@ -28,6 +28,7 @@ from parley.engine.streams import Encoded, LiveEvents, encoded, kept_events
 from parley.errors import InvalidRequest, NotFound, TooManyRequests
 from parley.storage.background import BackgroundJobs, Job
 from parley.wire.request import CreateResponseRequest
+from parley.wire.tools import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class BackgroundResponses:
         live = LiveEvents([encoded(event) for event in first]) if request.stream else None
         kept = [event_row(event) for event in first] if request.stream else []
         self._prepared[response_id] = (turn, live)
-        job = Job(response_id, owner, body, request.stream)
+        job = Job(response_id, owner, without_credentials(body), request.stream)  # MCP credentials stay here
         claim = (self.worker, self._lease) if self._room() > 0 else None  # run here at once
         self._reserved += claim is not None
         try:

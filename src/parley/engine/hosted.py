@@ -14,10 +14,13 @@ from typing import Any
 
 from parley.engine.calls import PendingHostedCall
 from parley.engine.prepare import Turn
+from parley.tools.base import HostedTool
 from parley.wire.events import Event
 
 CLIENT_CALLS = frozenset({"function_call", "custom_tool_call", "tool_search_call"})
 """Call items handed back to the caller: they end the response."""
+AWAITING_CALLER = frozenset({"mcp_approval_request"})
+"""Items a hosted tool adds that wait for the caller (an approval): they end the response too."""
 
 _END = object()
 
@@ -35,6 +38,9 @@ class _Host:
 
     def load(self, tools: list[dict[str, Any]]) -> None:
         self._turn.toolset.load(tools)
+
+    def offer(self, tools: Sequence[HostedTool]) -> None:
+        self._turn.toolset.offer_hosted(tools)
 
 
 class _Failure:
@@ -74,3 +80,13 @@ async def run_hosted(turn: Turn, calls: Sequence[PendingHostedCall]) -> AsyncIte
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def open_groups(turn: Turn) -> AsyncIterator[Event]:
+    """Open the turn's tool groups before the first model call: their items join the context."""
+    host = _Host(turn)
+    for group in turn.groups:
+        async for event in group.open(host, list(turn.context)):
+            if event["type"] == "response.output_item.done":
+                turn.context.append(event["item"])
+            yield event

@@ -25,7 +25,7 @@ from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
 from parley.storage.base import ConversationStore, ResponseStore
 from parley.storage.prompts import PromptStore
-from parley.tools.base import HostedTool, ToolServices
+from parley.tools.base import HostedTool, ToolGroup, ToolServices
 from parley.tools.registry import HOSTED
 from parley.wire.items import Item, ItemReference, item_type, stored_item
 from parley.wire.request import CreateResponseRequest, conversation_id
@@ -76,6 +76,8 @@ class Turn:
     """Set before the task running the turn is cancelled, so that it is stored as ``cancelled``."""
     emitter: Emitter | None = None
     """Set by ``run_turn``: the response as it stands, with what open items have said so far."""
+    groups: list[ToolGroup] = field(default_factory=list)
+    """Hosted tool groups (MCP servers) opened as the turn starts, before the first model call."""
 
     def snapshot(self) -> dict[str, Any]:
         return (
@@ -106,21 +108,31 @@ async def prepare_turn(
         raise InvalidRequest("There is nothing to compact before 'compaction_trigger'.", param="input")
     context = history + prompted.messages + readable
     _check_call_outputs(context, len(context) - len(readable))
+    _check_approvals(context, len(context) - len(readable))
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
-    toolset = Toolset(client_tools, native_custom=provider.capabilities.native_custom_tools, hosted=hosted)
-    if "tool_search_output" in stored_types or "tool_search_output" in map(
-        item_type, context[len(history) :]
-    ):
-        for item in context:  # most contexts have none
-            if item["type"] == "tool_search_output":
-                toolset.load(item["tools"])
+    groups = [tool for tool in hosted if isinstance(tool, ToolGroup)]
+    toolset = Toolset(
+        client_tools,
+        native_custom=provider.capabilities.native_custom_tools,
+        hosted=[tool for tool in hosted if not isinstance(tool, ToolGroup)],
+    )
+    if "tool_search_output" in stored_types or "tool_search_output" in map(item_type, readable):
+        _load_searched_tools(toolset, context)
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
     response = new_response(request, response_id or new_id("resp"), int(time.time()))
     turn = Turn(request, response, input_items, context, provider, model, owner, toolset, seal)
     turn.conversation_id, turn.history = conversation_id(request), len(history)
     turn.stored_mark = (len(stored), stored[-1].get("id") if stored else None)
     turn.histories, turn.sealer, turn.compact_now = deps.histories, deps.sealer, compact_now
+    turn.groups = groups
     return turn
+
+
+def _load_searched_tools(toolset: Toolset, context: list[Item]) -> None:
+    """Tools a ``tool_search`` found earlier are offered again (most contexts have none)."""
+    for item in context:
+        if item["type"] == "tool_search_output":
+            toolset.load(item["tools"])
 
 
 def _compaction_triggered(items: list[Item]) -> bool:
@@ -157,9 +169,9 @@ async def _stored_context(request: CreateResponseRequest, deps: EngineDeps, owne
 
 async def _hosted_tools(
     request: CreateResponseRequest, services: ToolServices, owner: str
-) -> tuple[list[HostedTool], list[Any]]:
+) -> tuple[list[HostedTool | ToolGroup], list[Any]]:
     """The request's tools that Parley runs for this response, and the rest (the caller's)."""
-    hosted: list[HostedTool] = []
+    hosted: list[HostedTool | ToolGroup] = []
     client: list[Any] = []
     for index, tool in enumerate(request.tools):
         kind = HOSTED.get(tool.type)
@@ -257,4 +269,23 @@ def _check_call_outputs(context: list[Item], first_input: int) -> None:
                 f"No {kind} found for {item['type']} with call_id '{item['call_id']}'.",
                 param=f"input[{index}].call_id",
                 code="unknown_call_id",
+            )
+
+
+def _check_approvals(context: list[Item], first_input: int) -> None:
+    """Every ``mcp_approval_response`` in the new input answers an ``mcp_approval_request`` made earlier."""
+    answers = [
+        (index, item)
+        for index, item in enumerate(context[first_input:])
+        if item["type"] == "mcp_approval_response"
+    ]
+    if not answers:
+        return
+    requests = {item.get("id") for item in context if item["type"] == "mcp_approval_request"}
+    for index, item in answers:
+        if item["approval_request_id"] not in requests:
+            raise InvalidRequest(
+                f"No mcp_approval_request found with id '{item['approval_request_id']}'.",
+                param=f"input[{index}].approval_request_id",
+                code="unknown_approval_request",
             )

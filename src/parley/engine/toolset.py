@@ -11,7 +11,7 @@ as the one function each defines; their calls are run by Parley, not handed back
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -130,6 +130,11 @@ class Toolset:
             )
         self._offered[chat_name] = offered
         self._chat_names[(namespace, tool.name)] = chat_name
+
+    def offer_hosted(self, tools: Sequence[HostedTool]) -> None:
+        """Hosted tools found once the turn runs (a ``ToolGroup``'s), offered from the next model call."""
+        for tool in tools:
+            self._offer_hosted(tool)
 
     def _offer_hosted(self, tool: HostedTool) -> None:
         chat_tool = tool.chat_tool()

@@ -19,7 +19,7 @@ from parley.engine.calls import PendingHostedCall
 from parley.engine.chat_request import chat_body
 from parley.engine.compaction import compact_in_turn, needs_compaction
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
-from parley.engine.hosted import CLIENT_CALLS, run_hosted
+from parley.engine.hosted import AWAITING_CALLER, CLIENT_CALLS, open_groups, run_hosted
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.usage import Usage
@@ -88,6 +88,8 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
         async for event in compact_in_turn(turn, usage):
             yield event
         return
+    async for event in open_groups(turn):
+        yield event
     tool_calls = 0
     for _ in range(MAX_MODEL_CALLS):
         items: list[Item] = []
@@ -98,12 +100,15 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
         limit = turn.request.max_tool_calls
         allowed = hosted if limit is None else hosted[: max(0, limit - tool_calls)]
         tool_calls += len(allowed)
+        ran = len(turn.context)
         if allowed:
             async for event in run_hosted(turn, allowed):
                 yield event
         if len(allowed) < len(hosted):
             raise LimitReached("max_tool_calls")
         if not hosted or any(item["type"] in CLIENT_CALLS for item in items):
+            return
+        if any(item["type"] in AWAITING_CALLER for item in turn.context[ran:]):
             return
     raise ParleyError(
         f"The model kept calling tools past {MAX_MODEL_CALLS} model calls.", code="server_error"

@@ -18,12 +18,15 @@ tool's kind: a new hosted tool is a module here, a registry line and its wire mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from parley.providers.mcp_client import McpClients
+from parley.providers.search import WebSearchBackends
 from parley.retrieval.library import VectorStoreLibrary
 
 Item = dict[str, Any]
@@ -53,6 +56,9 @@ class ToolHost(Protocol):
     def load(self, tools: list[dict[str, Any]]) -> None:
         """Make tools callable from the next model call on."""
 
+    def offer(self, tools: Sequence[HostedTool]) -> None:
+        """Offer more hosted tools from the next model call on (a ``ToolGroup``'s, once found)."""
+
 
 class TextAnnotator(Protocol):
     """Reads the answer's text as it streams: visible text out, annotations where they belong."""
@@ -80,6 +86,16 @@ class HostedTool(Protocol):
         ...
 
 
+@runtime_checkable
+class ToolGroup(Protocol):
+    """A hosted tool that offers the model several functions, found as the turn starts (MCP)."""
+
+    def open(self, host: ToolHost, context: Sequence[Item]) -> AsyncIterator[Event]:
+        """The events of the items it adds before the first model call (e.g. the tools it listed);
+        it offers its tools through ``host.offer``. A failure is an item, not an exception."""
+        ...
+
+
 class ChatNames(Protocol):
     def chat_name(self, name: str, namespace: str | None) -> str:
         """The name the provider knows a tool by."""
@@ -104,9 +120,11 @@ class ToolServices:
     """The long-lived parts hosted tools run on, wired once in ``app.py``."""
 
     vector_stores: VectorStoreLibrary | None = None
+    mcp: McpClients | None = None
+    web_search: WebSearchBackends = field(default_factory=WebSearchBackends)
 
 
-Builder = Callable[[BaseModel, ToolServices, str, str], Awaitable[HostedTool | None]]
+Builder = Callable[[BaseModel, ToolServices, str, str], Awaitable[HostedTool | ToolGroup | None]]
 """Build a tool from its validated request definition for one owner (then ``param``, the tool's place
 in the request, e.g. ``tools[2]``, for errors); None: not hosted after all."""
 
@@ -118,3 +136,41 @@ class HostedToolType:
     """Chat readers of the output item types this tool adds."""
     included: dict[str, tuple[str, str]] = field(default_factory=dict)
     """``include`` values -> (item type, field) that is only sent when asked for."""
+    private: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Item type -> fields kept for the model's later reads that the caller is never sent."""
+
+
+def short_call_id(item: Item) -> str:
+    """A short stable tool-call id for an item in the chat history (some servers cap ids at 40
+    characters): ``call_`` and the start of the item id's random part."""
+    return "call_" + str(item["id"]).split("_", 1)[-1][:24]
+
+
+def call_piece(item: Item, name: str, arguments: str, result: Any) -> ChatPiece:
+    """A hosted call as the model saw it: one function call, and its result as a tool message."""
+    call_id = short_call_id(item)
+    function = {"name": name, "arguments": arguments}
+    return ChatPiece(
+        tool_calls=[{"id": call_id, "type": "function", "function": function}],
+        messages=[{"role": "tool", "tool_call_id": call_id, "content": result}],
+    )
+
+
+def query_call_piece(item: Item, name: str, query: str, result: Any) -> ChatPiece:
+    """A search call (``{"query": ...}``) as the model saw it."""
+    return call_piece(item, name, json.dumps({"query": query}, separators=(",", ":")), result)
+
+
+def query_argument(arguments: str) -> str:
+    """The ``query`` argument of a search call; a model that wrote something else is searched for
+    what it wrote."""
+    try:
+        decoded = json.loads(arguments) if arguments else {}
+    except json.JSONDecodeError:
+        return arguments.strip()
+    if isinstance(decoded, dict):
+        value = decoded.get("query")
+        if isinstance(value, str):
+            return value
+        return " ".join(str(v) for v in decoded.values() if isinstance(v, str))
+    return str(decoded)

@@ -14,7 +14,6 @@ is sent them only with ``include=["file_search_call.results"]``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -36,6 +35,8 @@ from parley.tools.base import (
     Json,
     ToolHost,
     ToolServices,
+    query_argument,
+    query_call_piece,
 )
 from parley.tools.citations import MarkerAnnotator, file_resolver
 from parley.wire import events
@@ -87,7 +88,7 @@ class FileSearch:
         return CHAT_TOOL
 
     async def run(self, call: HostedCall, host: ToolHost) -> AsyncIterator[Event]:
-        query = _query(call.arguments)
+        query = query_argument(call.arguments)
         item: Item = {"id": new_id("fs"), "type": "file_search_call", "status": "in_progress"}
         item |= {"queries": [query], "results": None}
         yield events.output_item_added(dict(item))
@@ -113,20 +114,6 @@ class FileSearch:
 
 def _progress(stage: str, item: Item) -> Event:
     return {"type": f"response.file_search_call.{stage}", "item_id": item["id"]}
-
-
-def _query(arguments: str) -> str:
-    """The ``query`` argument; a model that wrote something else is searched for what it wrote."""
-    try:
-        decoded = json.loads(arguments) if arguments else {}
-    except json.JSONDecodeError:
-        return arguments.strip()
-    if isinstance(decoded, dict):
-        value = decoded.get("query")
-        if isinstance(value, str):
-            return value
-        return " ".join(str(v) for v in decoded.values() if isinstance(v, str))
-    return str(decoded)
 
 
 def _result(result: SearchResult) -> Json:
@@ -170,21 +157,10 @@ def tool_result_parts(query: str, results: Sequence[Json]) -> list[Json]:
     return [{"type": "text", "text": text} for text in texts]
 
 
-def chat_call_id(item: Item) -> str:
-    """A short stable tool-call id for the chat history (some servers cap ids at 40 characters)."""
-    return "call_" + str(item["id"]).removeprefix("fs_")[:24]
-
-
 def read_call(item: Item, names: ChatNames) -> ChatPiece:
     queries = [str(q) for q in item.get("queries") or ()]
     query = queries[0] if len(queries) == 1 else "; ".join(queries)
-    call_id = chat_call_id(item)
-    function = {"name": NAME, "arguments": json.dumps({"query": query}, separators=(",", ":"))}
-    content = tool_result_parts(query, item.get("results") or [])
-    return ChatPiece(
-        tool_calls=[{"id": call_id, "type": "function", "function": function}],
-        messages=[{"role": "tool", "tool_call_id": call_id, "content": content}],
-    )
+    return query_call_piece(item, NAME, query, tool_result_parts(query, item.get("results") or []))
 
 
 async def build(definition: BaseModel, services: ToolServices, owner: str, param: str) -> FileSearch:

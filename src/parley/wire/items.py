@@ -169,6 +169,55 @@ class FileSearchCall(_Model):
     results: list[FileSearchResult] | None = None
 
 
+class WebSearchCall(_Model):
+    """A hosted web search, echoed back by a stateless caller (``results``: Parley's, what the model saw)."""
+
+    type: Literal["web_search_call"]
+    id: str = Field(min_length=1)
+    status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] = "completed"
+    action: dict[str, Any] | None = None
+    results: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+
+class McpListTools(_Model):
+    type: Literal["mcp_list_tools"]
+    id: str = Field(min_length=1)
+    server_label: str
+    tools: list[dict[str, Any]]
+    error: str | None = None
+
+
+class McpCall(_Model):
+    type: Literal["mcp_call"]
+    id: str = Field(min_length=1)
+    server_label: str
+    name: str
+    arguments: str
+    output: str | None = None
+    error: Any = None
+    approval_request_id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete", "calling", "failed"] | None = None
+
+
+class McpApprovalRequest(_Model):
+    type: Literal["mcp_approval_request"]
+    id: str = Field(min_length=1)
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpApprovalResponse(_Model):
+    """The caller's answer to an ``mcp_approval_request``: the call runs, or the model hears it was denied."""
+
+    type: Literal["mcp_approval_response"]
+    id: str | None = None
+    approval_request_id: str = Field(min_length=1)
+    approve: bool
+    reason: str | None = None
+
+
 class CompactionItem(_Model):
     """A compacted context (``/v1/responses/compact`` or automatic compaction), opaque to the client."""
 
@@ -213,6 +262,11 @@ InputItem = Annotated[
     | Annotated[ToolSearchCall, Tag("tool_search_call")]
     | Annotated[ToolSearchOutput, Tag("tool_search_output")]
     | Annotated[FileSearchCall, Tag("file_search_call")]
+    | Annotated[WebSearchCall, Tag("web_search_call")]
+    | Annotated[McpListTools, Tag("mcp_list_tools")]
+    | Annotated[McpCall, Tag("mcp_call")]
+    | Annotated[McpApprovalRequest, Tag("mcp_approval_request")]
+    | Annotated[McpApprovalResponse, Tag("mcp_approval_response")]
     | Annotated[CompactionItem, Tag("compaction")]
     | Annotated[CompactionTrigger, Tag("compaction_trigger")]
     | Annotated[ItemReference, Tag("item_reference")],
@@ -230,6 +284,11 @@ ID_PREFIXES: dict[str, Prefix] = {
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
     "file_search_call": "fs",
+    "web_search_call": "ws",
+    "mcp_list_tools": "mcp",
+    "mcp_call": "mcp",
+    "mcp_approval_request": "mcp",
+    "mcp_approval_response": "mcp",
     "compaction": "cmp",
     "compaction_trigger": "cmpt",
 }

@@ -88,20 +88,76 @@ class FileSearchTool(_Tool):
     ranking_options: RankingOptions | None = None
 
 
+class WebSearchFilters(_Tool):
+    allowed_domains: list[str] | None = Field(default=None, max_length=100)
+
+
+class UserLocation(_Tool):
+    type: Literal["approximate"] = "approximate"
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+
+
 class WebSearchTool(_Tool):
+    """Hosted web search (``tools/web_search.py``); other options (``search_content_types``) are accepted."""
+
     type: Literal[
         "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"
     ]
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    user_location: UserLocation | None = None
+    filters: WebSearchFilters | None = None
+    external_web_access: bool | None = None
 
+
+class McpToolFilter(BaseModel):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class McpApprovalFilter(BaseModel):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(_Tool):
+    """A remote MCP server's tools (``tools/mcp.py``). ``authorization`` and ``headers`` are used for
+    this response only: never stored, never echoed (``exclude``)."""
+
+    type: Literal["mcp"]
+    server_label: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    server_url: str | None = None
+    connector_id: str | None = None
+    server_description: str | None = None
+    authorization: str | None = Field(default=None, exclude=True)
+    headers: dict[str, str] | None = Field(default=None, exclude=True)
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+
+
+
+def without_credentials(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body as it may be kept (a background job's): no ``mcp`` tool's authorization or headers."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return body
+    kept = [
+        {k: v for k, v in tool.items() if k not in ("authorization", "headers")}
+        if isinstance(tool, dict) and tool.get("type") == "mcp"
+        else tool
+        for tool in tools
+    ]
+    return {**body, "tools": kept}
 
 Tool = Annotated[
-    FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | FileSearchTool | WebSearchTool,
+    FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | FileSearchTool | WebSearchTool | McpTool,
     Field(discriminator="type"),
 ]
 
 UNSUPPORTED_TOOL_TYPES = frozenset(
     {
-        "mcp",
         "code_interpreter",
         "image_generation",
         "computer_use_preview",
