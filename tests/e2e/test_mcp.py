@@ -298,3 +298,37 @@ async def test_an_approval_on_a_conversation_runs_the_call_and_lists_once(
     )
     assert [item.type for item in third.output] == ["message"]  # neither listed nor called again
     assert offered(h.fake.requests[2]) == ["demo__add", "demo__greet", "demo__explode"]
+
+
+async def test_tool_choice_forces_an_mcp_tool_on_the_first_model_call_only(
+    harness_factory: Callable[..., Harness], mcp_server: McpTestServer
+) -> None:
+    h = harness_factory(
+        [Reply(tool_calls=[ToolCall("demo__greet", '{"name": "Ada"}')]), Reply(text="Greeted.")],
+        allow_private_urls=True,
+    )
+    choice: Any = {"type": "mcp", "server_label": "demo", "name": "greet"}
+    response = await sdk_for(h).responses.create(
+        model="fake-model", input="hi", tools=[mcp_tool(mcp_server.http_url)], tool_choice=choice
+    )
+    assert response.output_text == "Greeted."
+    assert h.fake.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "demo__greet"}}
+    assert h.fake.requests[1]["tool_choice"] == "auto"  # forcing again would loop
+    echoed: Any = response.tool_choice
+    assert echoed.model_dump(exclude_none=True) == {"type": "mcp", "server_label": "demo", "name": "greet"}
+
+
+async def test_tool_choice_naming_a_server_requires_one_of_its_tools(
+    harness_factory: Callable[..., Harness], mcp_server: McpTestServer
+) -> None:
+    h = harness_factory([Reply(text="Fine.")], allow_private_urls=True)
+    function: Any = {"type": "function", "name": "local", "parameters": {"type": "object"}}
+    tools: Any = [mcp_tool(mcp_server.http_url, allowed_tools=["add", "greet"]), function]
+    choice: Any = {"type": "mcp", "server_label": "demo"}
+    await sdk_for(h).responses.create(model="fake-model", input="hi", tools=tools, tool_choice=choice)
+    assert h.fake.requests[0]["tool_choice"] == "required"
+    assert sorted(offered(h.fake.requests[0])) == ["demo__add", "demo__greet"]
+    unknown: Any = {"type": "mcp", "server_label": "elsewhere"}
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk_for(h).responses.create(model="fake-model", input="hi", tools=tools, tool_choice=unknown)
+    assert refused.value.body["param"] == "tool_choice"  # type: ignore[index]

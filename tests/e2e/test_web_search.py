@@ -230,3 +230,23 @@ async def test_the_sdk_reads_every_web_search_event(harness_factory: Callable[..
     async with sdk.responses.stream(model="m", input="Titan?", tools=[TOOL]) as stream:
         final = await stream.get_final_response()
     assert final.output_text == "Big."
+
+
+async def test_tool_choice_forces_the_search_on_the_first_model_call_only(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    stub = SearchStub(PAGES)
+    h = searching(harness_factory, stub, [Reply(tool_calls=[search("saturn rings")]), Reply(text=ANSWER)])
+    choice: Any = {"type": "web_search_preview"}
+    response = await sdk_for(h).responses.create(
+        model="m", input="Saturn?", tools=[{"type": "web_search_preview"}], tool_choice=choice
+    )
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    assert h.fake.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "web_search"}}
+    assert h.fake.requests[1]["tool_choice"] == "auto"
+    undeclared = await h.client.post(
+        "/v1/responses",
+        json={"model": "m", "input": "x", "tool_choice": {"type": "file_search"}, "tools": [TOOL]},
+    )
+    assert undeclared.status_code == 400
+    assert undeclared.json()["error"]["param"] == "tool_choice"

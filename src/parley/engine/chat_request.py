@@ -9,18 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from parley.engine.toolset import Toolset
+from parley.tools.registry import forced_hosted
 from parley.wire.request import CreateResponseRequest, JsonSchemaFormat
-from parley.wire.tools import AllowedTools, CustomChoice, FunctionChoice
+from parley.wire.tools import AllowedTools, CustomChoice, FunctionChoice, HostedChoice, McpChoice
 
 _SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 _PASSED_THROUGH = ("user", "safety_identifier", "prompt_cache_key")
 
 
 def _tool_choice(
-    request: CreateResponseRequest, toolset: Toolset, tools: list[dict[str, Any]]
+    request: CreateResponseRequest, toolset: Toolset, tools: list[dict[str, Any]], first_step: bool
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list."""
+    """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list. A hosted tool is
+    forced on the turn's first model call only: the model then answers from what it returned."""
     choice = request.tool_choice
+    if isinstance(choice, HostedChoice | McpChoice):
+        return forced_hosted(choice, tools) if first_step else ("auto", tools)
     if isinstance(choice, FunctionChoice | CustomChoice):
         name = toolset.chat_name_of(choice.name)
         if toolset.sends_custom_natively() and isinstance(choice, CustomChoice):
@@ -56,8 +60,10 @@ def chat_body(
     messages: list[dict[str, Any]],
     toolset: Toolset,
     max_tokens: int | None,
+    first_step: bool = True,
 ) -> dict[str, Any]:
-    """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls."""
+    """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls;
+    ``first_step``: this is the turn's first model call."""
     body: dict[str, Any] = {
         "model": model,
         "messages": messages,
@@ -72,7 +78,7 @@ def chat_body(
         body["max_tokens"] = max_tokens
     tools = toolset.chat_tools()
     if tools:
-        choice, tools = _tool_choice(request, toolset, tools)
+        choice, tools = _tool_choice(request, toolset, tools, first_step)
         body["tools"] = tools
         body["tool_choice"] = choice
         body["parallel_tool_calls"] = request.parallel_tool_calls

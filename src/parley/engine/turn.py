@@ -91,10 +91,10 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     async for event in open_groups(turn):
         yield event
     tool_calls = 0
-    for _ in range(MAX_MODEL_CALLS):
+    for step in range(MAX_MODEL_CALLS):
         items: list[Item] = []
         hosted: list[PendingHostedCall] = []
-        async for event in _model_call(turn, usage, items, hosted):
+        async for event in _model_call(turn, usage, items, hosted, first_step=step == 0):
             yield event
         turn.context.extend(items)
         limit = turn.request.max_tool_calls
@@ -116,7 +116,7 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
 
 
 async def _model_call(
-    turn: Turn, usage: Usage, items: list[Item], hosted: list[PendingHostedCall]
+    turn: Turn, usage: Usage, items: list[Item], hosted: list[PendingHostedCall], first_step: bool
 ) -> AsyncIterator[Event]:
     """One streamed chat completion, assembled into output items (appended to ``items``) and the
     hosted tool calls to run next (appended to ``hosted``)."""
@@ -131,7 +131,7 @@ async def _model_call(
         async for event in compact_in_turn(turn, usage):
             yield event
         messages = _messages(turn)
-    body = chat_body(request, turn.model, messages, turn.toolset, max_tokens)
+    body = chat_body(request, turn.model, messages, turn.toolset, max_tokens, first_step)
     assembler = _assembler(turn)
     try:
         async for chunk in _fitting_stream(turn, body):

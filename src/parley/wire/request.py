@@ -20,6 +20,8 @@ from parley.wire.tools import (
     UNSUPPORTED_TOOL_TYPES,
     CustomChoice,
     FunctionChoice,
+    HostedChoice,
+    McpChoice,
     NamespaceTool,
     Tool,
     ToolChoice,
@@ -172,6 +174,8 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
             param="tool_choice",
             code="invalid_value",
         )
+    if isinstance(choice, HostedChoice | McpChoice) and not deferred:
+        _check_hosted_choice(request, choice)
     if request.conversation is not None:
         conversation_id(request)  # checks its shape
         if request.previous_response_id is not None:
@@ -182,6 +186,21 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
                 code="mutually_exclusive_parameters",
             )
     return request
+
+
+def _check_hosted_choice(request: CreateResponseRequest, choice: HostedChoice | McpChoice) -> None:
+    """The hosted tool a ``tool_choice`` forces is one the request declares."""
+    family = "web_search" if choice.type.startswith("web_search") else choice.type
+    for tool in request.tools:
+        kind = "web_search" if tool.type.startswith("web_search") else tool.type
+        if kind == family and (
+            not isinstance(choice, McpChoice) or getattr(tool, "server_label", None) == choice.server_label
+        ):
+            return
+    named = f"mcp server '{choice.server_label}'" if isinstance(choice, McpChoice) else f"'{choice.type}'"
+    raise InvalidRequest(
+        f"Tool choice {named} not found in 'tools' parameter.", param="tool_choice", code="invalid_value"
+    )
 
 
 def conversation_id(request: CreateResponseRequest) -> str | None:

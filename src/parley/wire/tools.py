@@ -137,7 +137,6 @@ class McpTool(_Tool):
     require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
 
 
-
 def without_credentials(body: dict[str, Any]) -> dict[str, Any]:
     """A request body as it may be kept (a background job's): no ``mcp`` tool's authorization or headers."""
     tools = body.get("tools")
@@ -150,6 +149,7 @@ def without_credentials(body: dict[str, Any]) -> dict[str, Any]:
         for tool in tools
     ]
     return {**body, "tools": kept}
+
 
 Tool = Annotated[
     FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | FileSearchTool | WebSearchTool | McpTool,
@@ -185,7 +185,29 @@ class AllowedTools(BaseModel):
     tools: list[dict[str, Any]] = Field(min_length=1)
 
 
+class HostedChoice(BaseModel):
+    """Forces a tool Parley runs (OpenAI's ``ToolChoiceTypes``) on the model's first step of a turn."""
+
+    type: Literal[
+        "file_search",
+        "web_search",
+        "web_search_preview",
+        "web_search_2025_08_26",
+        "web_search_preview_2025_03_11",
+    ]
+
+
+class McpChoice(BaseModel):
+    """Forces a remote MCP server's tool (``name``), or any tool of that server."""
+
+    type: Literal["mcp"]
+    server_label: str
+    name: str | None = None
+
+
 ToolChoice = (
     Literal["none", "auto", "required"]
-    | Annotated[FunctionChoice | CustomChoice | AllowedTools, Field(discriminator="type")]
+    | Annotated[
+        FunctionChoice | CustomChoice | AllowedTools | HostedChoice | McpChoice, Field(discriminator="type")
+    ]
 )
