@@ -250,3 +250,21 @@ async def test_tool_choice_forces_the_search_on_the_first_model_call_only(
     )
     assert undeclared.status_code == 400
     assert undeclared.json()["error"]["param"] == "tool_choice"
+
+
+async def test_a_step_with_a_search_and_a_function_call_runs_the_search_and_hands_back_the_call(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    stub = SearchStub(PAGES)
+    calls = [search("saturn rings"), ToolCall("lookup", '{"id": 7}')]
+    h = searching(harness_factory, stub, [Reply(tool_calls=calls)])
+    function: Any = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
+    response = await sdk_for(h).responses.create(
+        model="m", input="Saturn and record 7?", tools=[TOOL, function], parallel_tool_calls=False
+    )
+    # The caller's call is an item of the model's stream; the search's item comes as it runs.
+    assert [item.type for item in response.output] == ["function_call", "web_search_call"]
+    searched: Any = response.output[1]
+    assert searched.status == "completed"
+    assert len(h.fake.requests) == 1  # the turn ends with the caller's call: no second model call
+    assert h.fake.requests[0]["parallel_tool_calls"] is False
