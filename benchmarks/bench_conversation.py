@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import httpx2
-from harness import Json, emit, parley_src, provenance, start_stack, wait_ready, with_servers
+from harness import Json, cpu_ns, emit, parley_src, provenance, start_stack, wait_ready, with_servers
 from load import percentile
 
 SIZES = (10, 1000)
@@ -57,16 +57,6 @@ async def turn(client: httpx2.AsyncClient, conversation: str) -> float:
     if response.status_code != 200 or response.json().get("status") != "completed":
         raise RuntimeError(f"turn failed: {response.status_code} {response.text[:500]}")
     return elapsed
-
-
-def cpu_ns(pid: int) -> int:
-    """Nanoseconds all of the process's threads have run (``/proc/<pid>/task/*/schedstat``): a turn
-    takes about a millisecond, far below the 10 ms ticks of ``/proc/<pid>/stat``."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            total += int((task / "schedstat").read_text().split()[0])
-    return total
 
 
 async def measure(client: httpx2.AsyncClient, pid: int, conversations: dict[int, str], turns: int) -> Json:

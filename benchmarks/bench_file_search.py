@@ -48,7 +48,6 @@ import os
 import random
 import re
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -60,7 +59,19 @@ import numpy as np
 import orjson
 from bench_embed import PAIRS
 from bench_ingest import paragraphs, write_corpus
-from harness import Server, cpu_seconds, emit, free_port, parley_src, provenance, rss_mb, spawn, wait_ready
+from harness import (
+    Server,
+    cpu_seconds,
+    emit,
+    free_port,
+    message_text,
+    parley_src,
+    provenance,
+    rss_mb,
+    spawn,
+    stderr_log,
+    wait_ready,
+)
 from load import Errors, Failure, check, percentile, post_json, post_stream
 
 from parley.app import create_app, shutdown
@@ -70,6 +81,8 @@ from parley.retrieval.embedded_index import open_index
 from parley.retrieval.index import Chunk
 from parley.testing.fake_upstream import FakeUpstream, Reply, ToolCall
 from parley.tools.file_search import tool_result_parts
+
+log = stderr_log("bench_file_search")
 
 Json = dict[str, Any]
 MODEL = "fake-model"
@@ -82,17 +95,7 @@ BATCH = 10_000
 CHUNK_CHARS = 3400  # about 800 o200k tokens of English prose
 
 
-def log(message: str) -> None:
-    print(f"[bench_file_search] {message}", file=sys.stderr, flush=True)
-
-
 # --- the upstream: call 1 searches, call 2 cites the first document it was shown ----------------
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""
 
 
 def citing_script(body: Json) -> Reply:
@@ -100,9 +103,9 @@ def citing_script(body: Json) -> Reply:
     last = messages[-1] if messages else {}
     if body.get("tools") and last.get("role") == "user":
         name = body["tools"][0]["function"]["name"]
-        return Reply(tool_calls=[ToolCall(name, json.dumps({"query": _text(last.get("content"))}))])
+        return Reply(tool_calls=[ToolCall(name, json.dumps({"query": message_text(last.get("content"))}))])
     if last.get("role") == "tool":
-        found = DOCUMENT_ID.search(_text(last.get("content")))
+        found = DOCUMENT_ID.search(message_text(last.get("content")))
         return Reply(text=ANSWER + (f" <|{found[1]}|>." if found else "."))
     return Reply(text=ANSWER + ".")
 

@@ -34,17 +34,22 @@ from harness import (
     REPO,
     Json,
     Server,
+    cpu_ns,
     emit,
     free_port,
+    message_text,
     parley_src,
     provenance,
     spawn,
+    stderr_log,
     wait_ready,
     with_servers,
 )
 from load import percentile
 
 from parley.testing.fake_upstream import FakeUpstream, Reply, ToolCall
+
+log = stderr_log("bench_hosted")
 
 KINDS = ("plain", "web_search", "plain_chain", "mcp_chain")
 HOSTED = {"web_search": "plain", "mcp_chain": "plain_chain"}
@@ -62,17 +67,7 @@ PAGES = [
 ]
 
 
-def log(message: str) -> None:
-    print(f"[bench_hosted] {message}", file=sys.stderr, flush=True)
-
-
 # --- the servers this file runs as subprocesses ------------------------------------------------
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""
 
 
 def upstream_app() -> Any:
@@ -84,7 +79,7 @@ def upstream_app() -> Any:
         upstream.requests.clear()  # the record is ``last``; the list would only grow
         messages = body.get("messages") or []
         users = [m for m in messages if m.get("role") == "user"]
-        kind = _text(users[-1].get("content")).partition("]")[0].lstrip("[") if users else ""
+        kind = message_text(users[-1].get("content")).partition("]")[0].lstrip("[") if users else ""
         tail = messages[-1] if messages else {}
         last[f"{kind}/{'call2' if tail.get('role') == 'tool' else 'call1'}"] = body
         names = [(t.get("function") or {}).get("name") or t.get("name") for t in body.get("tools") or []]
@@ -189,15 +184,6 @@ def serve(what: str, port: int) -> None:
 
 
 # --- turns --------------------------------------------------------------------------------------
-
-
-def cpu_ns(pid: int) -> int:
-    """Nanoseconds all of the process's threads have run (``/proc/<pid>/task/*/schedstat``)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            total += int((task / "schedstat").read_text().split()[0])
-    return total
 
 
 class Bench:

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from bench_conversation import cpu_ns
-from harness import Json, emit, parley_src, provenance, start_stack, wait_ready, with_servers
+from harness import Json, cpu_ns, emit, parley_src, provenance, start_stack, wait_ready, with_servers
 from load import percentile
 from websockets.asyncio.client import ClientConnection, connect
 

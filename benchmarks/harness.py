@@ -220,6 +220,32 @@ def git(*argv: str) -> str:
     return done.stdout.strip()
 
 
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds all of the process's threads have run (``/proc/<pid>/task/*/schedstat``): a turn
+    takes about a millisecond, far below the 10 ms ticks of ``/proc/<pid>/stat``."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+def message_text(content: Any) -> str:
+    """A chat message's text, whether its content is a string or a list of parts."""
+    if isinstance(content, list):
+        return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def stderr_log(benchmark: str) -> Callable[[str], None]:
+    """Progress lines on stderr, so that stdout stays the one JSON line."""
+
+    def log(message: str) -> None:
+        print(f"[{benchmark}] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
 def with_servers(run: Callable[[Path, contextlib.ExitStack], Coroutine[Any, Any, Json]]) -> Json:
     """``run`` given a scratch directory and an exit stack that stops the servers it starts, also
     when the benchmark is killed (SIGTERM, from a timeout say): no server outlives its benchmark."""

@@ -91,6 +91,7 @@ class McpTestServer:
         return self
 
     def stop(self) -> None:
+        """At once: open sessions are dropped, not waited for (a test may stop it mid-session)."""
         for server in self._servers:
-            server.should_exit = True
+            server.should_exit = server.force_exit = True
         self._thread.join(timeout=10)
