@@ -68,6 +68,7 @@ from harness import (
     parley_src,
     provenance,
     rss_mb,
+    serve_on,
     spawn,
     stderr_log,
     wait_ready,
@@ -111,19 +112,7 @@ def citing_script(body: Json) -> Reply:
 
 
 def serve_upstream(port: int) -> None:
-    import importlib.util
-
-    import uvicorn
-
-    uvicorn.run(
-        FakeUpstream(citing_script).app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        access_log=False,
-        log_level="warning",
-    )
+    serve_on(FakeUpstream(citing_script).app, port)
 
 
 # --- building the stores ------------------------------------------------------------------------

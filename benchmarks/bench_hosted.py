@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -40,6 +39,7 @@ from harness import (
     message_text,
     parley_src,
     provenance,
+    serve_on,
     spawn,
     stderr_log,
     wait_ready,
@@ -158,8 +158,6 @@ class _Counting:
 
 
 def serve(what: str, port: int) -> None:
-    import uvicorn
-
     sys.path.insert(0, str(REPO))  # tests/support holds the stub and the MCP server
     app: Any
     if what == "upstream":
@@ -172,15 +170,7 @@ def serve(what: str, port: int) -> None:
         from tests.support.mcp_server import build_server
 
         app = _Counting(build_server().streamable_http_app())
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        access_log=False,
-        log_level="warning",
-    )
+    serve_on(app, port)
 
 
 # --- turns --------------------------------------------------------------------------------------

@@ -246,6 +246,22 @@ def stderr_log(benchmark: str) -> Callable[[str], None]:
     return log
 
 
+def serve_on(app: Any, port: int) -> None:
+    """Serve ``app`` on loopback, with the fastest loop and parser installed (a benchmark's own server
+    process: the servers it talks to must not be what it measures)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        access_log=False,
+        log_level="warning",
+    )
+
+
 def with_servers(run: Callable[[Path, contextlib.ExitStack], Coroutine[Any, Any, Json]]) -> Json:
     """``run`` given a scratch directory and an exit stack that stops the servers it starts, also
     when the benchmark is killed (SIGTERM, from a timeout say): no server outlives its benchmark."""

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from parley.engine.emit import Emitter
-from parley.engine.jobs import FINISHED, RunningJob, event_row, run_job, settle_expired
+from parley.engine.jobs import FINISHED, RunningJob, run_job, settle_expired
 from parley.engine.prepare import EngineDeps, Turn, prepare_turn
 from parley.engine.streams import Encoded, LiveEvents, encoded, kept_events
 from parley.errors import InvalidRequest, NotFound, TooManyRequests
@@ -92,8 +92,9 @@ class BackgroundResponses:
         first = [emit.lifecycle("created"), emit.lifecycle("queued")]
         turn.first_sequence = len(first)
         response_id = turn.response["id"]
-        live = LiveEvents([encoded(event) for event in first]) if request.stream else None
-        kept = [event_row(event) for event in first] if request.stream else []
+        opening = [encoded(event) for event in first] if request.stream else []
+        live = LiveEvents(opening) if request.stream else None
+        kept = [(sequence, data) for sequence, (_, data) in enumerate(opening)]  # encoded once
         self._prepared[response_id] = (turn, live)
         job = Job(response_id, owner, without_credentials(body), request.stream)  # MCP credentials stay here
         claim = (self.worker, self._lease) if self._room() > 0 else None  # run here at once
