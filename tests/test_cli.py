@@ -76,4 +76,4 @@ def test_every_serve_flag_has_help() -> None:
     for action in serve._actions:
         if action.dest != "help":
             assert action.help
-            assert "[env: PARLEY_" in action.help
+            assert "[env: " in action.help

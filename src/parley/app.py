@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from parley.api import (
     conversations,
     files,
+    openapi,
     passthrough,
     prompts,
     responses,
@@ -22,14 +24,19 @@ from parley.api import (
     vector_stores,
     websocket,
 )
+from parley.api.access_log import AccessLog
+from parley.api.auth import Authentication, KeyRing
+from parley.api.body_limit import BodyLimit
 from parley.api.common import json_response
 from parley.api.errors import handle_http_exception, handle_parley_error, handle_unexpected
 from parley.config import ProviderConfig, Settings
 from parley.engine import EngineDeps
 from parley.engine.background import BackgroundResponses
+from parley.engine.limits import Limits
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.base import Capabilities
+from parley.providers.concurrency import ConcurrencyLimit
 from parley.providers.embedders import Embedder, RemoteEmbedder, local_embedder
 from parley.providers.endpoint import Endpoint
 from parley.providers.mcp_client import McpClients
@@ -49,6 +56,7 @@ from parley.storage.sqlite import (
     SqliteVectorStoreStore,
 )
 from parley.storage.sqlite.background import SqliteBackgroundJobs
+from parley.storage.sqlite.keys import SqliteKeyStore
 from parley.storage.sqlite.prompts import SqlitePromptStore
 from parley.tools.base import ToolServices
 
@@ -78,15 +86,29 @@ def build_provider(
     config: ProviderConfig, settings: Settings, transport: httpx2.AsyncBaseTransport
 ) -> OpenAICompatProvider:
     headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    endpoint = Endpoint(
-        config.url, outbound_transport(settings, transport), headers=headers, timeout=config.timeout
-    )
+    outbound = outbound_transport(settings, transport)
+    if config.max_concurrency is not None:  # outermost: a call queued here has sent nothing yet
+        outbound = ConcurrencyLimit(outbound, config.max_concurrency)
+    endpoint = Endpoint(config.url, outbound, headers=headers, timeout=config.timeout)
     capabilities = Capabilities(
         native_custom_tools=config.native_custom_tools,
         reasoning_in_history=config.reasoning_in_history,
         think_tags=config.think_tags,
+        unknown_parameters=config.unknown_parameters or settings.unknown_parameters,
+        extra_parameters=config.extra_parameters,
+        max_completion_tokens=config.sends_max_completion_tokens(),
+        summary_model=config.summary_model_or(settings.summary_model),
     )
     return OpenAICompatProvider(config.name, endpoint, capabilities)
+
+
+def build_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_input_items=settings.max_input_items,
+        max_tool_calls=settings.max_tool_calls,
+        response_timeout=settings.response_timeout,
+        tool_timeout=settings.tool_timeout,
+    )
 
 
 def build_embedder(settings: Settings, transport_factory: TransportFactory) -> Embedder:
@@ -131,11 +153,9 @@ def build_web_search(settings: Settings, transport_factory: TransportFactory) ->
 
 
 def build_mcp(settings: Settings) -> McpClients:
-    """MCP sessions on the outbound seam (their streams pass the recorder in live mode only: see
-    ``providers/mcp_client.py``)."""
+    """MCP sessions on the outbound seam, recorded and replayed like every other call."""
     inner = httpx2.AsyncHTTPTransport()
-    transport = outbound_transport(settings, inner) if settings.recording_mode == "live" else inner
-    return McpClients(transport, allow_private=settings.allow_private_urls)
+    return McpClients(outbound_transport(settings, inner), allow_private=settings.allow_private_urls)
 
 
 async def health(request: Request) -> Response:
@@ -164,6 +184,7 @@ ROUTES = [
     *prompts.routes,
     *passthrough.routes,
     *RETRIEVAL_ROUTES,
+    *openapi.routes,
 ]
 EXCEPTION_HANDLERS = {
     ParleyError: handle_parley_error,
@@ -187,7 +208,13 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     database = Database(settings.database_path)
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
-    app = Starlette(routes=ROUTES, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    keys = KeyRing(SqliteKeyStore(database), settings.api_keys)
+    middleware = [Middleware(AccessLog), Middleware(Authentication, keys=keys)]
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_request_bytes))
+    app = Starlette(
+        routes=ROUTES, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+    )
+    app.state.keys = keys
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
     app.state.library = library = build_library(settings, database, transport_factory)
@@ -202,6 +229,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         ),
         conversations=SqliteConversationStore(database),
         prompts=SqlitePromptStore(database),
+        limits=build_limits(settings),
     )
     app.state.background = BackgroundResponses(
         deps,

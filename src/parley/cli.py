@@ -1,15 +1,18 @@
-"""``parley serve`` and ``parley ingest``: parse flags, build Settings, hand over. Nothing else lives here."""
+"""``parley serve``, ``parley ingest`` and ``parley keys``: parse flags, build Settings, hand over.
+
+Nothing else lives here."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from parley.config import SETTINGS, ConfigError, load_settings
+from parley.config import SETTINGS, ConfigError, Settings, load_settings
 
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
 
@@ -27,17 +30,19 @@ WEBSOCKETS: dict[str, Any] = {
 }
 """uvicorn's WebSocket settings for ``/v1/responses`` (WebSocket mode)."""
 
-_SERVE_FLAGS = ("host", "port", "provider_url", "provider_api_key", "data_dir", "config", "log_level")
-_INGEST_FLAGS = ("data_dir", "config", "log_level")
+_SERVE_FLAGS = tuple(setting.name for setting in SETTINGS)
+_DATA_FLAGS = ("data_dir", "config", "log_level")
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
     for setting in SETTINGS:
         if setting.name in names:
             flag = "--" + setting.name.replace("_", "-")
-            parser.add_argument(
-                flag, dest=setting.name, default=None, help=f"{setting.help} [env: {setting.env}]"
-            )
+            help_ = f"{setting.help} [env: {setting.env}]"
+            if setting.switch:
+                parser.add_argument(flag, dest=setting.name, action="store_const", const="1", help=help_)
+            else:
+                parser.add_argument(flag, dest=setting.name, default=None, help=help_)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path, help="Files or folders (searched recursively).")
     ingest.add_argument("--vector-store", required=True, help="Store name; created if this owner has none.")
     ingest.add_argument("--owner", default=ANONYMOUS, help=f"Owner of the store and files ({ANONYMOUS}).")
-    _add_setting_flags(ingest, _INGEST_FLAGS)
+    _add_setting_flags(ingest, _DATA_FLAGS)
+    _add_keys_parser(commands)
     return parser
+
+
+def _add_keys_parser(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="Make, list and revoke API keys (given the data dir of serve).")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="Make a key; it is printed once, alone on the last line.")
+    create.add_argument("--owner", required=True, help="Whose objects the key reads and writes.")
+    create.add_argument("--admin", action="store_true", help="May act for any owner (Parley-Owner header).")
+    create.add_argument("--name", default="", help="A label to tell keys apart in 'keys list'.")
+    listing = actions.add_parser("list", help="Every key, revoked ones too (never the keys themselves).")
+    revoke = actions.add_parser("revoke", help="Stop accepting a key (within a second on a running server).")
+    revoke.add_argument("key_id", help="The key's id, as 'keys list' shows it (key_...).")
+    for action in (create, listing, revoke):
+        _add_setting_flags(action, _DATA_FLAGS)
 
 
 def serve(flags: dict[str, object]) -> int:
@@ -72,17 +92,80 @@ def serve(flags: dict[str, object]) -> int:
         logging.getLogger("parley").warning(
             "No inference provider configured: model calls will answer 503. Pass --provider-url URL."
         )
+    if not _auth_allows_binding(settings):
+        return 2
     app = create_app(settings)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
+        access_log=False,  # api/access_log.py writes one line per request, with the response id
         loop="auto",
         http="auto",
         **WEBSOCKETS,
     )
+    return 0
+
+
+def _auth_allows_binding(settings: Settings) -> bool:
+    """Without API keys, only loopback: anyone who can reach another interface could use the server."""
+    import asyncio
+
+    from parley.keys import active_count
+
+    log = logging.getLogger("parley")
+    count = asyncio.run(active_count(settings))
+    if count:
+        log.info("Authentication on: %d API key(s); every path but /health needs one.", count)
+        return True
+    if _is_loopback(settings.host):
+        log.info("Authentication off (no API keys): serving loopback only. Make one: parley keys create.")
+        return True
+    if settings.allow_unauthenticated:
+        log.warning("Authentication off on %s: anyone who can reach it may use this server.", settings.host)
+        return True
+    print(
+        f"parley: refusing to listen on {settings.host} without API keys. Make one with "
+        "'parley keys create --owner NAME', or pass --allow-unauthenticated.",
+        file=sys.stderr,
+    )
+    return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def keys(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from parley import keys as key_admin
+
+    try:
+        settings = load_settings({name: getattr(args, name) for name in _DATA_FLAGS})
+    except ConfigError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "create":
+        key, secret = asyncio.run(key_admin.create(settings, args.owner, admin=args.admin, name=args.name))
+        role = " (admin)" if key.admin else ""
+        print(f"Made {key.id} for owner {key.owner}{role}. Keep the key: it is not shown again.")
+        print(secret)
+        return 0
+    if args.action == "list":
+        for key in asyncio.run(key_admin.listing(settings)):
+            print(key_admin.describe(key))
+        return 0
+    if not asyncio.run(key_admin.revoke(settings, args.key_id)):
+        print(f"parley: no active key {args.key_id!r}.", file=sys.stderr)
+        return 1
+    print(f"Revoked {args.key_id}.")
     return 0
 
 
@@ -108,8 +191,10 @@ def ingest(paths: list[Path], store: str, owner: str, flags: dict[str, object]) 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ingest":
-        flags = {name: getattr(args, name) for name in _INGEST_FLAGS}
+        flags = {name: getattr(args, name) for name in _DATA_FLAGS}
         return ingest(args.paths, args.vector_store, args.owner, flags)
+    if args.command == "keys":
+        return keys(args)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     if args.command == "serve":
         return serve(flags)

@@ -26,6 +26,7 @@ Prefix = Literal[
     "pmpt",
     "cmp",
     "cmpt",
+    "key",
 ]
 
 

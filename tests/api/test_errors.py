@@ -125,7 +125,7 @@ INVALID_BODIES = [
     pytest.param({"model": ""}, "model", ANY, id="model-empty"),
     # input
     pytest.param({"input": OMIT}, "input", MISSING, id="input-missing"),
-    pytest.param({"input": []}, "input", MISSING, id="input-empty-list"),
+    pytest.param({"input": []}, "input", "empty_array", id="input-empty-list"),
     pytest.param({"input": 5}, "input", ANY, id="input-number"),
     pytest.param({"input": {"role": "user", "content": "hi"}}, "input", ANY, id="input-object"),
     pytest.param({"input": [5]}, "input[0]", ANY, id="input-item-not-object"),
@@ -340,7 +340,7 @@ async def test_invalid_streaming_request_is_a_json_error_not_a_stream(
 @pytest.mark.parametrize("stream", [False, True])
 async def test_unknown_previous_response_id(harness: Harness, stream: bool) -> None:
     r = await harness.create(input="hi", previous_response_id="resp_does_not_exist", stream=stream)
-    error = assert_error(r, 404, param="previous_response_id", code="previous_response_not_found")
+    error = assert_error(r, 400, param="previous_response_id", code="previous_response_not_found")
     assert "resp_does_not_exist" in error["message"]
     assert harness.fake.requests == []
 
@@ -350,7 +350,7 @@ async def test_deleted_previous_response_id(harness_factory: Callable[..., Harne
     first = (await h.create(input="hi")).json()
     assert (await h.client.delete(f"/v1/responses/{first['id']}")).status_code == 200
     r = await h.create(input="again", previous_response_id=first["id"])
-    assert_error(r, 404, param="previous_response_id", code="previous_response_not_found")
+    assert_error(r, 400, param="previous_response_id", code="previous_response_not_found")
 
 
 @pytest.mark.parametrize(

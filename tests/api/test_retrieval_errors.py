@@ -301,7 +301,8 @@ SEARCH_CASES = [
                  "501-comparisons"),
     filters_case({"type": "in", "key": "n", "value": list(range(501))}, "filters", VALUE, "in-501-values"),
     search_case(nested(11), "filters" + ".filters[0]" * 10, VALUE, "nested-11-deep"),
-    search_case(nested(200), "filters" + ".filters[0]" * 10, VALUE, "nested-200-deep"),
+    search_case(nested(60), "filters" + ".filters[0]" * 10, VALUE, "nested-60-deep"),
+    search_case(nested(200), ROOT, "invalid_json", "nested-200-deep"),  # past any body (wire/nesting.py)
     case("POST", "/vector_stores/vs_nope/search", {"query": "lease"}, 404, "vector_store_id", NOT_FOUND,
          "search-unknown-store"),
 ]  # fmt: skip

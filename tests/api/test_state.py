@@ -100,7 +100,7 @@ async def test_store_false_is_not_persisted_nor_continuable(harness_factory: Cal
     assert r["store"] is False
     assert (await h.client.get(f"/v1/responses/{r['id']}")).status_code == 404
     cont = await h.create(input="more", previous_response_id=r["id"])
-    assert cont.status_code == 404
+    assert cont.status_code == 400
     assert cont.json()["error"]["code"] == "previous_response_not_found"
     assert (await h.client.get("/v1/responses")).json()["data"] == []
 

@@ -146,7 +146,7 @@ def test_an_unstored_response_is_not_found_on_a_new_socket(served: Callable[[Scr
         recovered = final(turn(ws, input="Start again.", store=False))
     assert error == {
         "type": "error",
-        "status": 404,
+        "status": 400,
         "error": {
             "type": "invalid_request_error",
             "code": "previous_response_not_found",
@@ -208,7 +208,7 @@ def test_a_continuation_that_fails_before_it_starts_evicts_what_it_continued(
     assert failed["status"] == 400
     assert failed["error"]["code"] == "unknown_call_id"
     assert failed["error"]["param"] == "input[0].call_id"
-    assert retry["status"] == 404
+    assert retry["status"] == 400
     assert retry["error"]["code"] == "previous_response_not_found"
 
 

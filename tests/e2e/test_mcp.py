@@ -332,3 +332,28 @@ async def test_tool_choice_naming_a_server_requires_one_of_its_tools(
     with pytest.raises(openai.BadRequestError) as refused:
         await sdk_for(h).responses.create(model="fake-model", input="hi", tools=tools, tool_choice=unknown)
     assert refused.value.body["param"] == "tool_choice"  # type: ignore[index]
+
+
+async def test_an_approved_call_counts_against_max_tool_calls(
+    harness_factory: Callable[..., Harness], mcp_server: McpTestServer
+) -> None:
+    again = Reply(tool_calls=[ToolCall("demo__add", '{"a": 5, "b": 5}')])
+    h = harness_factory(
+        [Reply(tool_calls=[ToolCall("demo__add", '{"a": 2, "b": 3}')]), again],
+        allow_private_urls=True,
+    )
+    sdk, first = await _approval_request(h, mcp_server.http_url)
+    approval: Any = {
+        "type": "mcp_approval_response",
+        "approval_request_id": first.output[1].id,
+        "approve": True,
+    }
+    tools = [mcp_tool(mcp_server.http_url, require_approval="always")]
+    second = await sdk.responses.create(
+        model="fake-model", previous_response_id=first.id, input=[approval], tools=tools, max_tool_calls=1
+    )
+    # The approved call was the one call allowed: the model's next call is not run.
+    assert [item.type for item in second.output] == ["mcp_call"]
+    assert second.status == "incomplete"
+    assert second.model_dump()["incomplete_details"] == {"reason": "max_tool_calls"}
+    assert len(h.fake.requests) == 2  # no model call after the step whose call was not run

@@ -318,7 +318,7 @@ async def test_retrieve_input_items_and_delete(api: Api, upstream: ScriptedUpstr
         await api.input_items_page(created.id)
     with pytest.raises(openai.NotFoundError):
         await api.delete(created.id)
-    with pytest.raises(openai.NotFoundError) as continued:
+    with pytest.raises(openai.BadRequestError) as continued:  # OpenAI's 400, not a 404
         await api.create(input="And then?", previous_response_id=created.id)
     assert continued.value.code == "previous_response_not_found"
 
@@ -348,9 +348,9 @@ async def test_list_responses_newest_first(api: Api, upstream: ScriptedUpstream)
 
 
 async def test_unknown_previous_response_id(api: Api, upstream: ScriptedUpstream) -> None:
-    with pytest.raises(openai.NotFoundError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         await api.create(input="Hello again.", previous_response_id="resp_does_not_exist")
-    assert caught.value.status_code == 404
+    assert caught.value.status_code == 400
     assert caught.value.code == "previous_response_not_found"
     assert caught.value.param == "previous_response_id"
     assert upstream.requests == []
@@ -413,7 +413,7 @@ async def test_store_false_is_not_kept(api: Api, upstream: ScriptedUpstream, str
 
     with pytest.raises(openai.NotFoundError):
         await api.retrieve(response.id)
-    with pytest.raises(openai.NotFoundError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         await api.create(input="Do you remember?", previous_response_id=response.id)
     assert caught.value.code == "previous_response_not_found"
     assert len(upstream.requests) == 1

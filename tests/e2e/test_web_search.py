@@ -262,9 +262,34 @@ async def test_a_step_with_a_search_and_a_function_call_runs_the_search_and_hand
     response = await sdk_for(h).responses.create(
         model="m", input="Saturn and record 7?", tools=[TOOL, function], parallel_tool_calls=False
     )
-    # The caller's call is an item of the model's stream; the search's item comes as it runs.
-    assert [item.type for item in response.output] == ["function_call", "web_search_call"]
-    searched: Any = response.output[1]
+    # The model asked for the search first: its item comes first, the caller's call after it.
+    assert [item.type for item in response.output] == ["web_search_call", "function_call"]
+    searched: Any = response.output[0]
     assert searched.status == "completed"
     assert len(h.fake.requests) == 1  # the turn ends with the caller's call: no second model call
     assert h.fake.requests[0]["parallel_tool_calls"] is False
+
+
+async def test_a_mixed_step_streams_its_items_in_the_order_the_model_asked(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    stub = SearchStub(PAGES)
+    steps = [
+        [ToolCall("lookup", '{"id": 1}'), search("saturn rings"), ToolCall("lookup", '{"id": 2}')],
+        [search("saturn rings"), ToolCall("lookup", '{"id": 3}'), search("titan size")],
+    ]
+    h = searching(harness_factory, stub, [Reply(tool_calls=calls) for calls in steps])
+    function: Any = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
+    expected = [
+        ["function_call", "web_search_call", "function_call"],
+        ["web_search_call", "function_call", "web_search_call"],
+    ]
+    for kinds in expected:
+        stream = await sdk_for(h).responses.create(model="m", input="?", tools=[TOOL, function], stream=True)
+        seen = [event async for event in stream]
+        added = [(e.output_index, e.item.type) for e in seen if e.type == "response.output_item.added"]
+        assert added == list(enumerate(kinds))
+        final: Any = seen[-1]
+        assert [item.type for item in final.response.output] == kinds
+        arguments = [item.arguments for item in final.response.output if item.type == "function_call"]
+        assert len(arguments) == 1 or arguments[0] < arguments[1]

@@ -16,6 +16,7 @@ import pytest
 from openai.types.responses.responses_server_event import ResponsesServerEvent, ResponseWsError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.sync.connection import Connection
 
 from parley.app import create_app
 from parley.config import ProviderConfig, Settings
@@ -69,7 +70,7 @@ async def test_the_async_sdk_streams_continues_and_reads_errors(
     ]
     (error,) = missing
     assert isinstance(error, ResponseWsError)
-    assert error.status == 404
+    assert error.status == 400
     assert error.error.code == "previous_response_not_found"
     assert error.error.param == "previous_response_id"
 
@@ -98,7 +99,7 @@ def socket_to(port: int) -> ClientConnection:
     return connect(f"ws://127.0.0.1:{port}/v1/responses", open_timeout=5, compression=None)
 
 
-def start_slow_turn(ws: ClientConnection) -> dict[str, Any]:
+def start_slow_turn(ws: Connection) -> dict[str, Any]:
     ws.send(json.dumps({"type": "response.create", "model": MODEL, "input": "Talk slowly."}))
     created: dict[str, Any] = json.loads(ws.recv(timeout=5))
     assert created["type"] == "response.created"
@@ -117,7 +118,7 @@ def test_pings_are_answered_while_a_turn_streams(ws_parley_url: str, upstream: S
     assert events[-1]["type"] == "response.completed"
 
 
-def close_code(ws: ClientConnection) -> int | None:
+def close_code(ws: Connection) -> int | None:
     """Read what is left until the server closes the socket; the code it closed with."""
     try:
         while True:

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from parley.engine.assemble import Assembler
 from parley.engine.emit import Emitter
+from parley.engine.toolset import Toolset
 from parley.errors import UpstreamProtocolError
 from tests.support.seeds import seed_chunks
 
@@ -170,3 +171,42 @@ def test_a_leading_think_block_becomes_a_reasoning_item() -> None:
 def test_think_tags_off_leaves_content_alone() -> None:
     assembler, _ = run([delta(content="<think>x</think>y"), finish("stop")])
     assert assembler.items[0]["content"][0]["text"] == "<think>x</think>y"
+
+
+class _Hosted:
+    """A hosted tool as the assembler sees one: only its chat name matters here."""
+
+    def chat_tool(self) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": "search", "parameters": {"type": "object"}}}
+
+
+def _call(index: int, call_id: str, name: str) -> dict[str, Any]:
+    return delta(tool_calls=[{"index": index, "id": call_id, "function": {"name": name, "arguments": "{}"}}])
+
+
+def _hosted_assembler() -> Assembler:
+    toolset = Toolset([], native_custom=False)
+    toolset.offer_hosted([_Hosted()])  # type: ignore[list-item]
+    return Assembler(toolset)
+
+
+def test_what_follows_a_hosted_call_is_held_in_its_after() -> None:
+    assembler = _hosted_assembler()
+    chunks = [_call(0, "c1", "lookup"), _call(1, "c2", "search"), _call(2, "c3", "lookup")]
+    chunks.append(finish("tool_calls"))
+    live = [e for chunk in chunks for e in assembler.feed(chunk)] + assembler.finish()
+    [pending] = assembler.hosted_calls
+    assert [e["item"]["call_id"] for e in live if e["type"] == "response.output_item.added"] == ["c1"]
+    assert [e["item"]["call_id"] for e in pending.after if e["type"] == "response.output_item.done"] == ["c3"]
+    assert [item["call_id"] for item in assembler.items] == ["c1", "c3"]
+
+
+def test_a_failed_call_lets_out_what_it_held() -> None:
+    assembler = _hosted_assembler()
+    for chunk in [_call(0, "c1", "search"), _call(1, "c2", "lookup")]:
+        assert assembler.feed(chunk) == []
+    out = assembler.abort()
+    kinds = [e["type"] for e in out if "item" in e]
+    assert kinds == ["response.output_item.added", "response.output_item.done"]
+    assert out[-1]["item"]["call_id"] == "c2"
+    assert assembler.hosted_calls[0].after == []

@@ -8,7 +8,7 @@ import pytest
 
 from parley.engine.chat_request import chat_body
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
-from parley.engine.prepare import _input_items
+from parley.engine.references import parsed_items
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest
 from parley.wire.request import parse_create_request
@@ -121,7 +121,7 @@ def test_text_formats_map_to_response_format() -> None:
 
 def messages_for(items: list[dict[str, Any]], instructions: str | None = None) -> list[dict[str, Any]]:
     request = parse_create_request({"model": "m", "input": items})
-    return to_chat_messages(instructions, _input_items(request, []), Toolset([], native_custom=False))
+    return to_chat_messages(instructions, parsed_items(request, {}), Toolset([], native_custom=False))
 
 
 def test_every_role_and_part_type_converts() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -209,13 +210,17 @@ async def test_a_server_that_goes_away_mid_session_is_an_mcp_error() -> None:
         await clients.aclose()
 
 
-async def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+async def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """The configured CONNECT_TIMEOUT governs, not the SDK's or httpx's longer read timeouts."""
     monkeypatch.setattr(mcp_client, "CONNECT_TIMEOUT", 0.2)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}{path}"
         clients = McpClients(httpx2.AsyncHTTPTransport(), allow_private=True)
+        started = time.monotonic()
         with pytest.raises(McpError):
             await clients.list_tools(url, {})
         await clients.aclose()
+        assert time.monotonic() - started < 1.5

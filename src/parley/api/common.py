@@ -8,12 +8,12 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from parley.api.auth import scope_principal
 from parley.engine import EngineDeps
 from parley.engine.background import BackgroundResponses
 from parley.errors import InvalidRequest
 from parley.retrieval.library import VectorStoreLibrary
-
-ANONYMOUS = "anonymous"
+from parley.wire.nesting import check_depth
 
 
 def deps(connection: HTTPConnection) -> EngineDeps:
@@ -32,8 +32,9 @@ def library(request: Request) -> VectorStoreLibrary:
 
 
 def principal(connection: HTTPConnection) -> str:
-    """The owner of what this request (or WebSocket) creates or reads; ``anonymous`` until auth exists."""
-    return ANONYMOUS
+    """The owner of what this request (or WebSocket) creates or reads: the API key's (``api/auth.py``),
+    ``anonymous`` on a server without keys. Every store lookup is scoped by it."""
+    return scope_principal(connection.scope).owner
 
 
 async def json_body(request: Request) -> Any:
@@ -41,9 +42,11 @@ async def json_body(request: Request) -> Any:
     if not raw:
         raise InvalidRequest("The request body is empty; expected a JSON object.", code="invalid_json")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
+    check_depth(raw, value)
+    return value
 
 
 def json_response(data: Any, status: int = 200) -> Response:

@@ -24,6 +24,7 @@ from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
 from parley.storage.base import ConversationStore
 from parley.wire.items import InputItem, Item, ItemReference, stored_item
+from parley.wire.parameters import CONVERSATION_PARAMETERS, unknown_parameter, unknown_parameters
 from parley.wire.request import CreateResponseRequest, invalid_from_validation
 
 MAX_ITEMS = 20
@@ -162,6 +163,9 @@ async def _object_body(request: Request, *, empty_ok: bool = False) -> dict[str,
 
 async def create_conversation(request: Request) -> Response:
     body = await _object_body(request, empty_ok=True)
+    unknown = unknown_parameters(body, CONVERSATION_PARAMETERS)
+    if unknown and request.app.state.settings.unknown_parameters == "error":
+        raise unknown_parameter(unknown)
     metadata = check_metadata(body.get("metadata"))
     items = [] if body.get("items") is None else check_items(body["items"])
     conversation = {

@@ -85,14 +85,15 @@ def _expires_in(form: FormData, purpose: str) -> int | None:
             param="expires_after.anchor",
             code="invalid_value",
         )
-    if not isinstance(raw, str) or not raw.isdigit() or not MIN_EXPIRY <= int(raw) <= MAX_EXPIRY:
+    seconds = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else -1  # not "²"
+    if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
         raise InvalidRequest(
             f"Invalid value for 'expires_after.seconds': expected an integer from {MIN_EXPIRY} to "
             f"{MAX_EXPIRY}, got {raw!r}.",
             param="expires_after.seconds",
             code="invalid_value",
         )
-    return int(raw)
+    return seconds
 
 
 def display_name(raw: str | None) -> str:

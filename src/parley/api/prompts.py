@@ -31,6 +31,8 @@ from parley.wire.request import invalid_from_validation
 from parley.wire.tools import Tool
 
 Body = TypeVar("Body", bound=BaseModel)
+MAX_VERSION = 2**31 - 1
+"""Past any version a prompt can have, and within what SQLite stores as an integer."""
 
 
 class _Template(BaseModel):
@@ -47,14 +49,14 @@ class _Template(BaseModel):
 class _NewVersion(_Template):
     """The body of an update: the template, and the version it replaces."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     set_as_default: bool = True
 
 
 class _DefaultVersion(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 def prompt_not_found(prompt_id: str) -> NotFound:
@@ -107,9 +109,9 @@ def _query_version(request: Request) -> int | None:
     raw = request.query_params.get("version")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_VERSION:
         raise InvalidRequest(
-            f"Invalid 'version': expected a version number from 1, got {raw!r}.",
+            f"Invalid 'version': expected a version number from 1 to {MAX_VERSION}, got {raw!r}.",
             param="version",
             code="invalid_value",
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from parley.api.access_log import note_response_id
 from parley.api.common import (
     background,
     deps,
@@ -29,12 +32,14 @@ async def create_response(request: Request) -> Response:
     body = parse_create_request(raw)
     if body.background:
         queued, live = await background(request).enqueue(body, raw, principal(request))
+        note_response_id(request, queued["id"])
         if live is None:
             return json_response(queued)
         return StreamingResponse(
             encode_json_stream(live.follow(-1)), media_type="text/event-stream", headers=SSE_HEADERS
         )
     run = await start_turn(body, deps(request), principal(request))
+    note_response_id(request, run.turn.response["id"])
     if body.stream:
         return StreamingResponse(
             encode_stream(run.events), media_type="text/event-stream", headers=SSE_HEADERS
@@ -80,7 +85,7 @@ def _starting_after(request: Request) -> int:
     raw = request.query_params.get("starting_after")
     if raw is None:
         return -1
-    if not raw.lstrip("-").isdigit() or int(raw) < -1:
+    if not re.fullmatch(r"-?[0-9]+", raw) or not -1 <= int(raw) < 2**63:  # within a SQLite integer
         raise InvalidRequest(
             f"Invalid 'starting_after': expected a sequence number, got {raw!r}.", param="starting_after"
         )

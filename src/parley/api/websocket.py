@@ -34,6 +34,7 @@ from parley.api.errors import error_object
 from parley.api.socket_responses import SocketResponses
 from parley.engine import EngineDeps, TurnRun, start_turn
 from parley.errors import InvalidRequest, ParleyError, PayloadTooLarge
+from parley.wire.nesting import check_depth
 from parley.wire.request import parse_create_request
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def decode(message: Message) -> dict[str, Any]:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The message is not valid JSON: {exc}.", code="invalid_json") from None
+    check_depth(raw, frame, "The message")
     if not isinstance(frame, dict):
         raise InvalidRequest("A message must be a JSON object.", code="invalid_json")
     return frame

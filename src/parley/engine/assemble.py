@@ -6,6 +6,11 @@ item; each tool call streams as its own function_call item. When the kind of
 delta changes, the open item is closed (its ``.done`` events emitted) and the
 next one opened, so items come out whole and in the order the model produced
 them.
+
+A hosted call streams nothing while the model writes it, and the engine runs it
+after the model call; whatever the model says after such a call in the same step
+is held back in the call's ``after`` and let out once its own items are, so the
+output keeps the model's order.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from parley.tools.base import HostedCall, TextAnnotator
 from parley.wire import events
 from parley.wire.events import Event
 from parley.wire.items import Item
+
+_HOLD = "parley.hold"
+"""A marker among an ``out`` list's events (never sent): what follows is held for this hosted call."""
 
 
 def _part(kind: str, text: str, logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -89,6 +97,8 @@ class Assembler:
         self._seal = seal
         self._open: _ContentItem | CallItem | HostedCallItem | None = None
         self._closed_calls: set[int] = set()
+        self._holder: PendingHostedCall | None = None
+        """The last hosted call collected: the events that follow it are held in its ``after``."""
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         out: list[Event] = []
@@ -108,20 +118,37 @@ class Assembler:
                 self._tool_call(call, out)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
-        return out
+        return self._deliver(out)
 
     def finish(self) -> list[Event]:
         out = self._flush_think()
         self._release(out)
         self._close(out, status="incomplete" if self.finish_reason == "length" else "completed")
-        return out
+        return self._deliver(out)
 
     def abort(self) -> list[Event]:
-        """Close whatever was streaming when the call failed, so what the client saw is kept."""
+        """Close whatever was streaming when the call failed, so what the client saw is kept; the
+        hosted calls will not run, so what was held after them is let out now."""
         out = self._flush_think()
         self._release(out)
         self._close(out, status="incomplete")
-        return out
+        live = self._deliver(out)
+        for pending in self.hosted_calls:
+            live.extend(pending.after)
+            pending.after.clear()
+        return live
+
+    def _deliver(self, out: list[Event]) -> list[Event]:
+        """The events to send now; those after a collected hosted call go to its ``after``."""
+        live: list[Event] = []
+        for event in out:
+            if event["type"] == _HOLD:
+                self._holder = event["call"]
+            elif self._holder is not None:
+                self._holder.after.append(event)
+            else:
+                live.append(event)
+        return live
 
     def _content(self, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None) -> None:
         if self._think is None:
@@ -282,7 +309,9 @@ class Assembler:
             self._closed_calls.add(current.index)
             if status == "completed":  # a call cut short is never run
                 call = HostedCall(current.call_id, "".join(current.pieces))
-                self.hosted_calls.append(PendingHostedCall(current.tool, call))
+                pending = PendingHostedCall(current.tool, call)
+                self.hosted_calls.append(pending)
+                out.append({"type": _HOLD, "call": pending})
             return
         if isinstance(current, CallItem):
             self._closed_calls.add(current.index)

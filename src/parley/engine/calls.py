@@ -39,6 +39,9 @@ class HostedCallItem:
 class PendingHostedCall:
     tool: HostedTool
     call: HostedCall
+    after: list[Event] = field(default_factory=list)
+    """The events of what the model said after this call in the same step, held back until this
+    call's own items are out: output comes in the model's order."""
 
 
 def call_item(offered: OfferedTool | None, chat_name: str, call_id: str) -> Item:

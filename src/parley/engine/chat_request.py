@@ -61,9 +61,11 @@ def chat_body(
     toolset: Toolset,
     max_tokens: int | None,
     first_step: bool = True,
+    *,
+    limit_field: str = "max_tokens",
 ) -> dict[str, Any]:
-    """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls;
-    ``first_step``: this is the turn's first model call."""
+    """``max_tokens`` is what is left of ``max_output_tokens`` after earlier model calls, sent as
+    ``limit_field`` (the provider's name for it); ``first_step``: this is the turn's first model call."""
     body: dict[str, Any] = {
         "model": model,
         "messages": messages,
@@ -75,7 +77,7 @@ def chat_body(
         if value is not None:
             body[name] = value
     if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+        body[limit_field] = max_tokens
     tools = toolset.chat_tools()
     if tools:
         choice, tools = _tool_choice(request, toolset, tools, first_step)

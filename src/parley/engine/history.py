@@ -98,10 +98,11 @@ class HistoryMessages:
 
 
 def _encoded(converted: Converted, kept: Converted | None) -> Converted:
-    """``converted`` with its messages encoded, all but an open assistant message (later items may
-    still add to it); only the messages ``kept`` (what it was converted after) had not are encoded."""
+    """``converted`` with its messages encoded, all but an open last message (an assistant message,
+    or a tool result's images: later items may still add to it); only the messages ``kept`` (what
+    it was converted after) had not are encoded."""
     messages = converted.messages
-    settled = len(messages) - converted.open_assistant
+    settled = len(messages) - converted.open_tail
     done, encoded = (kept.encoded, kept.encoded_json) if kept and kept.intact_in(messages) else (0, b"")
     if settled > done:
         more = encode_messages(messages[done:settled])

@@ -30,17 +30,33 @@ class MessageBuilder:
         self.with_reasoning = with_reasoning
         self.messages: list[Message] = []
         self._assistant: Message | None = None
+        self._attached: Message | None = None
 
     def add(self, message: Message) -> None:
-        self._assistant = None
+        self._assistant = self._attached = None
         self.messages.append(message)
 
     def assistant(self) -> Message:
         """The open assistant message, started if the last message was not one."""
         if self._assistant is None:
             self._assistant = {"role": "assistant", "content": None}
+            self._attached = None
             self.messages.append(self._assistant)
         return self._assistant
+
+    def tool_result(self, message: Message, attachments: list[dict[str, Any]]) -> None:
+        """A tool message, and what a tool message cannot carry (images, files: chat servers take
+        text only there) in one user message after it. The tool messages that answer one assistant
+        message must follow it unbroken, so the user message stays after the last of them."""
+        attached = self._attached
+        if attached is None or not self.messages or self.messages[-1] is not attached:
+            self.add(message)
+            if attachments:
+                self._attached = {"role": "user", "content": list(attachments)}
+                self.messages.append(self._attached)
+            return
+        self.messages.insert(len(self.messages) - 1, message)
+        attached["content"].extend(attachments)
 
 
 def _content_part(part: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +64,7 @@ def _content_part(part: dict[str, Any]) -> dict[str, Any]:
     if kind in ("input_text", "output_text", "text"):
         return {"type": "text", "text": part["text"]}
     if kind == "input_image":
-        url = part.get("image_url") or part.get("file_id")
+        url = part.get("image_url")  # a file_id was read into a data: URL (engine/files.py)
         image: dict[str, Any] = {"url": url}
         if part.get("detail") and part["detail"] != "auto":
             image["detail"] = part["detail"]
@@ -105,7 +121,13 @@ def _custom_tool_call(item: Item, out: MessageBuilder) -> None:
 
 
 def _call_output(item: Item, out: MessageBuilder) -> None:
-    out.add({"role": "tool", "tool_call_id": item["call_id"], "content": _content(item["output"])})
+    content = _content(item["output"])
+    if isinstance(content, str):
+        out.tool_result({"role": "tool", "tool_call_id": item["call_id"], "content": content}, [])
+        return
+    text = "".join(part["text"] for part in content if part["type"] == "text")
+    attachments = [part for part in content if part["type"] != "text"]
+    out.tool_result({"role": "tool", "tool_call_id": item["call_id"], "content": text}, attachments)
 
 
 def _hosted(item: Item, out: MessageBuilder) -> None:
@@ -158,6 +180,14 @@ class Converted:
     encoded: int = 0
     """How many of the first messages ``encoded_json`` holds (``engine/history.py`` keeps it)."""
     encoded_json: bytes = b""
+    attached: bool = False
+    """The last message holds tool results' images: later tool messages go before it, and their
+    images into it (``MessageBuilder.tool_result``)."""
+
+    @property
+    def open_tail(self) -> int:
+        """How many of the last messages later items may still change (never encoded early)."""
+        return int(self.open_assistant or self.attached)
 
     def intact_in(self, messages: list[Message]) -> bool:
         """Whether ``messages`` (converted after this) still begin with the encoded messages: a
@@ -179,13 +209,17 @@ def convert(
             if "tool_calls" in last:
                 last["tool_calls"] = list(last["tool_calls"])
             builder.messages[-1] = builder._assistant = last
+        elif after.attached:
+            last = {**after.messages[-1], "content": list(after.messages[-1]["content"])}
+            builder.messages[-1] = builder._attached = last
     for item in items:
         converter = CONVERTERS.get(item["type"])
         if converter is not None:
             converter(item, builder)
     count = (after.count if after else 0) + len(items)
     last_id = items[-1].get("id") if items else (after.last_id if after else None)
-    return Converted(builder.messages, builder._assistant is not None, count, last_id)
+    attached = builder._attached is not None and builder.messages[-1] is builder._attached
+    return Converted(builder.messages, builder._assistant is not None, count, last_id, attached=attached)
 
 
 def to_chat_messages(
@@ -208,7 +242,11 @@ def to_chat_messages(
 def drop_oldest_turn(messages: list[Message]) -> list[Message] | None:
     """The messages without their oldest turn (a user message and all that answers it), or None
     when only one turn is left. System messages stay, and tool calls never lose their results."""
-    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    users = [
+        i
+        for i, message in enumerate(messages)
+        if message["role"] == "user" and not (i and messages[i - 1]["role"] == "tool")  # not a tool's images
+    ]
     if len(users) < 2:
         return None
     first, second = users[0], users[1]

@@ -3,7 +3,8 @@
 A stored response is written once, whole, with this turn's input items, before
 the terminal event is passed on: a client that sees ``response.completed`` can
 continue the response at once, and a crash leaves no record rather than a
-half-written one; while it streams, ``LiveResponses`` answers for it. (One write,
+half-written one; while it streams, ``LiveResponses`` answers for it. A request answered whole
+that the caller's mistake failed before any output is not stored (``refused``). (One write,
 not an extra ``in_progress`` row as well: a second write per response measured
 as several percent of the CPU.) A stream abandoned midway is recorded as failed.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from parley.engine.emit import TERMINAL_EVENTS
 from parley.engine.live import LiveResponses
 from parley.engine.prepare import Turn
+from parley.errors import ClientError
 from parley.storage.base import ResponseStore
 from parley.wire.events import Event
 
@@ -32,7 +34,8 @@ async def persist(
     try:
         async for event in events:
             if event["type"] in TERMINAL_EVENTS:
-                await store.save(event["response"], turn.input_items, turn.owner, turn.conversation_id)
+                if not refused(turn, event["response"]):
+                    await store.save(event["response"], turn.input_items, turn.owner, turn.conversation_id)
                 live.discard(turn.response["id"])
                 finished = True
             yield event
@@ -40,6 +43,13 @@ async def persist(
         live.discard(turn.response["id"])
         if not finished:
             store.record(interrupted(turn), turn.owner)
+
+
+def refused(turn: Turn, response: dict[str, Any]) -> bool:
+    """A request answered whole that failed as the caller's mistake (an unknown model, an input too
+    long) before any output: OpenAI stores nothing for a request it refuses, and a stored failure
+    would only be junk to list. A streamed one told the caller its id, and is kept."""
+    return turn.answered_whole and isinstance(turn.failure, ClientError) and not response["output"]
 
 
 def interrupted(turn: Turn) -> dict[str, Any]:

@@ -15,11 +15,16 @@ from typing import Any
 from parley.engine.compaction import open_compaction, read_stored
 from parley.engine.conversation import ConversationLocks, conversation_not_found
 from parley.engine.emit import Emitter
+from parley.engine.files import resolve_files
 from parley.engine.history import HistoryMessages
+from parley.engine.limits import Limits, check_request
 from parley.engine.live import LiveResponses
+from parley.engine.pairing import check_calls_answered
+from parley.engine.parameters import vendor_parameters
 from parley.engine.prompts import apply_prompt
+from parley.engine.references import input_items as resolve_input
 from parley.engine.toolset import Toolset
-from parley.errors import InvalidRequest, NotFound, ParleyError
+from parley.errors import InvalidRequest, ParleyError
 from parley.ids import new_id
 from parley.providers.base import ChatProvider, ModelRouter
 from parley.sealing import ReasoningSealer, Tampered
@@ -27,7 +32,7 @@ from parley.storage.base import ConversationStore, ResponseStore
 from parley.storage.prompts import PromptStore
 from parley.tools.base import HostedTool, ToolGroup, ToolServices
 from parley.tools.registry import HOSTED
-from parley.wire.items import Item, ItemReference, item_type, stored_item
+from parley.wire.items import Item, item_type
 from parley.wire.request import CreateResponseRequest, conversation_id
 from parley.wire.response import new_response
 
@@ -43,6 +48,7 @@ class EngineDeps:
     conversation_locks: ConversationLocks = field(default_factory=ConversationLocks)
     prompts: PromptStore | None = None
     histories: HistoryMessages = field(default_factory=HistoryMessages)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -74,10 +80,18 @@ class Turn:
     """Where the events go on from: a background response's first two were sent when it was queued."""
     cancelled: bool = False
     """Set before the task running the turn is cancelled, so that it is stored as ``cancelled``."""
+    answered_whole: bool = False
+    """Set when the caller gets the final response as one JSON answer, not as a stream of events:
+    then a failure that is the caller's mistake, before any output, is an HTTP error and not stored."""
     emitter: Emitter | None = None
     """Set by ``run_turn``: the response as it stands, with what open items have said so far."""
     groups: list[ToolGroup] = field(default_factory=list)
     """Hosted tool groups (MCP servers) opened as the turn starts, before the first model call."""
+    limits: Limits = field(default_factory=Limits)
+    deadline: float | None = None
+    """Set by ``run_turn``: the loop time by which the response ends (``response_timeout``)."""
+    vendor_parameters: dict[str, Any] = field(default_factory=dict)
+    """Vendor extensions the request carries and the provider takes, added to each chat request."""
 
     def snapshot(self) -> dict[str, Any]:
         return (
@@ -93,22 +107,26 @@ async def prepare_turn(
     """``response_id`` is given when a background response that was queued is prepared again."""
     prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
     request = prompted.request
+    check_request(request, deps.limits)
     provider, model = deps.router.resolve(prompted.model)
+    vendor = vendor_parameters(request, provider)
     stored = await _stored_context(request, deps, owner)
     stored_types = deps.histories.item_types((owner, stored[0].get("id")), stored) if stored else frozenset()
     history = read_stored(stored, stored_types, deps.sealer)
-    input_items = _input_items(request, history)
+    input_items = await resolve_input(request, history, deps.responses, owner)
     compact_now = _compaction_triggered(input_items)
     if not input_items and not history and not prompted.messages:
-        raise InvalidRequest(
-            "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
-        )
+        raise _no_input(request)
     readable = _readable_input(input_items[:-1] if compact_now else input_items, deps.sealer)
     if compact_now and not (history or prompted.messages or readable):
         raise InvalidRequest("There is nothing to compact before 'compaction_trigger'.", param="input")
     context = history + prompted.messages + readable
+    context = await resolve_files(
+        context, deps.tools.vector_stores, owner, strict_from=len(context) - len(readable)
+    )
     _check_call_outputs(context, len(context) - len(readable))
     _check_approvals(context, len(context) - len(readable))
+    check_calls_answered(context)
     hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
     groups = [tool for tool in hosted if isinstance(tool, ToolGroup)]
     toolset = Toolset(
@@ -124,8 +142,24 @@ async def prepare_turn(
     turn.conversation_id, turn.history = conversation_id(request), len(history)
     turn.stored_mark = (len(stored), stored[-1].get("id") if stored else None)
     turn.histories, turn.sealer, turn.compact_now = deps.histories, deps.sealer, compact_now
-    turn.groups = groups
+    turn.groups, turn.vendor_parameters = groups, vendor
+    turn.limits = deps.limits
     return turn
+
+
+def _no_input(request: CreateResponseRequest) -> InvalidRequest:
+    """Nothing for the model to answer: ``input`` left out, or sent empty (OpenAI's two answers)."""
+    if "input" in request.model_fields_set and request.input == []:
+        return InvalidRequest(
+            "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty "
+            "array instead (an empty input needs a 'previous_response_id', 'conversation' or 'prompt' "
+            "to answer).",
+            param="input",
+            code="empty_array",
+        )
+    return InvalidRequest(
+        "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
+    )
 
 
 def _load_searched_tools(toolset: Toolset, context: list[Item]) -> None:
@@ -151,8 +185,8 @@ async def _stored_context(request: CreateResponseRequest, deps: EngineDeps, owne
     """The items a turn continues from: its ``previous_response_id`` chain or its conversation."""
     if request.previous_response_id is not None:
         found = await deps.responses.history(request.previous_response_id, owner)
-        if found is None:
-            raise NotFound(
+        if found is None:  # OpenAI's answer is a 400, not a 404: proxies in front of Codex branch on it
+            raise InvalidRequest(
                 f"Previous response with id '{request.previous_response_id}' not found.",
                 param="previous_response_id",
                 code="previous_response_not_found",
@@ -215,32 +249,6 @@ def _readable(item: Item, sealer: ReasoningSealer) -> Item:
     if not sealer.is_ours(sealed):
         return {**item, "content": None}
     return {**item, "content": [{"type": "reasoning_text", "text": sealer.open(sealed)}]}
-
-
-def _input_items(request: CreateResponseRequest, history: list[Item]) -> list[Item]:
-    if isinstance(request.input, str):
-        return [
-            {
-                "id": new_id("msg"),
-                "type": "message",
-                "status": "completed",
-                "role": "user",
-                "content": [{"type": "input_text", "text": request.input}],
-            }
-        ]
-    known: dict[Any, Item] | None = None  # built only for a reference: histories run long
-    items = []
-    for index, model in enumerate(request.input):
-        if isinstance(model, ItemReference):
-            known = known if known is not None else {item.get("id"): item for item in history}
-            if model.id not in known:
-                raise InvalidRequest(
-                    f"Item with id '{model.id}' not found.", param=f"input[{index}].id", code="item_not_found"
-                )
-            items.append(known[model.id])
-            continue
-        items.append(stored_item(model))
-    return items
 
 
 _ANSWERS = {

@@ -114,7 +114,7 @@ def _version_number(raw: str | int | None) -> int | None:
     if raw is None:
         return None
     text = str(raw)
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**31 - 1:  # a SQLite integer
         raise InvalidRequest(
             f"Invalid 'prompt.version': expected a version number such as '2', got {raw!r}.",
             param="prompt.version",

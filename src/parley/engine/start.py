@@ -30,6 +30,7 @@ class TurnRun:
 
     async def response(self) -> dict[str, Any]:
         """The final response, the turn run to its end; a failed turn raises what it failed with."""
+        self.turn.answered_whole = True
         response = await drain(self.events)
         if self.turn.failure is not None:
             raise self.turn.failure

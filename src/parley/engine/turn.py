@@ -19,9 +19,20 @@ from parley.engine.calls import PendingHostedCall
 from parley.engine.chat_request import chat_body
 from parley.engine.compaction import compact_in_turn, needs_compaction
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
-from parley.engine.hosted import AWAITING_CALLER, CLIENT_CALLS, open_groups, run_hosted
+from parley.engine.hosted import (
+    AWAITING_CALLER,
+    CLIENT_CALLS,
+    CallBudget,
+    held_back,
+    open_groups,
+    run_hosted,
+    sent_items,
+)
+from parley.engine.limits import backstop, check_deadline, tool_call_limit, until
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
+from parley.engine.reasoning_summary import with_summaries
+from parley.engine.unknown_model import model_not_found, names_unknown_model
 from parley.engine.usage import Usage
 from parley.errors import (
     ContextLengthExceeded,
@@ -46,8 +57,9 @@ async def run_turn(turn: Turn) -> AsyncIterator[Event]:
         yield emit.lifecycle("created")
     turn.response["status"] = "in_progress"
     yield emit.lifecycle("in_progress")
+    turn.deadline = turn.limits.deadline()
     try:
-        async for event in _model_steps(turn, usage):
+        async for event in until(backstop(turn.deadline), _model_steps(turn, usage)):
             yield emit(event)
         status = "completed"
     except LimitReached as exc:
@@ -88,27 +100,28 @@ async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
         async for event in compact_in_turn(turn, usage):
             yield event
         return
-    async for event in open_groups(turn):
+    budget = CallBudget(tool_call_limit(turn.request, turn.limits))
+    async for event in open_groups(turn, budget):
         yield event
-    tool_calls = 0
     for step in range(MAX_MODEL_CALLS):
         items: list[Item] = []
         hosted: list[PendingHostedCall] = []
-        async for event in _model_call(turn, usage, items, hosted, first_step=step == 0):
+        call = _model_call(turn, usage, items, hosted, first_step=step == 0)
+        async for event in with_summaries(turn, usage, call):
             yield event
-        turn.context.extend(items)
-        limit = turn.request.max_tool_calls
-        allowed = hosted if limit is None else hosted[: max(0, limit - tool_calls)]
-        tool_calls += len(allowed)
-        ran = len(turn.context)
+        start = len(turn.context)
+        turn.context.extend(sent_items(items, hosted))
+        allowed = hosted[: budget.take(len(hosted))]
         if allowed:
-            async for event in run_hosted(turn, allowed):
+            async for event in run_hosted(turn, allowed, budget):
                 yield event
         if len(allowed) < len(hosted):
+            for event in held_back(turn, hosted[len(allowed) :]):
+                yield event
             raise LimitReached("max_tool_calls")
         if not hosted or any(item["type"] in CLIENT_CALLS for item in items):
             return
-        if any(item["type"] in AWAITING_CALLER for item in turn.context[ran:]):
+        if any(item["type"] in AWAITING_CALLER for item in turn.context[start:]):
             return
     raise ParleyError(
         f"The model kept calling tools past {MAX_MODEL_CALLS} model calls.", code="server_error"
@@ -121,6 +134,7 @@ async def _model_call(
     """One streamed chat completion, assembled into output items (appended to ``items``) and the
     hosted tool calls to run next (appended to ``hosted``)."""
     request = turn.request
+    check_deadline(turn.deadline)
     max_tokens = request.max_output_tokens
     if max_tokens is not None:
         max_tokens -= usage.output_tokens
@@ -131,10 +145,13 @@ async def _model_call(
         async for event in compact_in_turn(turn, usage):
             yield event
         messages = _messages(turn)
-    body = chat_body(request, turn.model, messages, turn.toolset, max_tokens, first_step)
+    limit = "max_completion_tokens" if turn.provider.capabilities.max_completion_tokens else "max_tokens"
+    body = chat_body(request, turn.model, messages, turn.toolset, max_tokens, first_step, limit_field=limit)
+    if turn.vendor_parameters:  # Parley's own fields win over a vendor extension of the same name
+        body = {**turn.vendor_parameters, **body}
     assembler = _assembler(turn)
     try:
-        async for chunk in _fitting_stream(turn, body):
+        async for chunk in until(turn.deadline, _fitting_stream(turn, body)):
             for event in _feed(assembler, chunk, turn.provider.name):
                 yield event
     except ParleyError:
@@ -188,6 +205,10 @@ async def _fitting_stream(turn: Turn, body: dict[str, Any]) -> AsyncIterator[dic
                 raise
             body = {**body, "messages": trimmed}
             continue
+        except UpstreamStatus as exc:
+            if not names_unknown_model(exc):
+                raise
+            raise model_not_found(str(turn.response["model"]), turn.provider.name) from exc
         if first is not None:
             yield first
             async for chunk in stream:

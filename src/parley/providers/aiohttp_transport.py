@@ -10,6 +10,7 @@ outbound side was over a quarter of Parley's CPU before this transport.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -19,21 +20,41 @@ import httpx2
 
 @contextmanager
 def _mapped_errors(request: httpx2.Request) -> Iterator[None]:
-    """aiohttp's failures as the httpx2 exceptions the provider already translates."""
+    """aiohttp's failures as the httpx2 exceptions the provider already translates, each saying in
+    plain words what happened ("connection refused", "timed out"), not aiohttp's own wording
+    ("Cannot connect to host ... ssl:default")."""
+    timeouts = request.extensions.get("timeout", {})
     try:
         yield
+    except aiohttp.ConnectionTimeoutError as exc:  # a ServerTimeoutError too: caught first
+        message = f"connection timed out after {timeouts.get('connect', 0):g} seconds"
+        raise httpx2.ConnectTimeout(message, request=request) from exc
     except aiohttp.ServerTimeoutError as exc:
-        raise httpx2.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise httpx2.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+        raise httpx2.ReadTimeout(_no_answer(timeouts), request=request) from exc
     except TimeoutError as exc:
-        raise httpx2.ReadTimeout(str(exc) or "timed out", request=request) from exc
+        raise httpx2.ReadTimeout(_no_answer(timeouts), request=request) from exc
     except aiohttp.ClientConnectorError as exc:
-        raise httpx2.ConnectError(str(exc), request=request) from exc
+        raise httpx2.ConnectError(_unreachable(exc), request=request) from exc
     except aiohttp.ClientPayloadError as exc:
         raise httpx2.RemoteProtocolError(str(exc), request=request) from exc
     except aiohttp.ClientError as exc:
         raise httpx2.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
+
+
+def _no_answer(timeouts: dict[str, float | None]) -> str:
+    read = timeouts.get("read")
+    return "no answer" if read is None else f"no answer within {read:g} seconds"
+
+
+def _unreachable(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, in the operating system's words ("connection refused")."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the host name {exc.host!r} could not be resolved"
+    error = exc.os_error
+    if error.errno == errno.ECONNREFUSED:
+        return "connection refused"
+    reason = error.strerror or str(error) or type(error).__name__
+    return reason[:1].lower() + reason[1:]
 
 
 class _Body(httpx2.AsyncByteStream):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
@@ -137,7 +138,10 @@ class _Session:
     async def _serve(self) -> None:
         try:
             async with self._streams() as (read, write, *_), ClientSession(read, write) as session:
-                await session.initialize()
+                # The handshake's answer is read under the call's read timeout (httpx) and no SDK
+                # timeout at all: a server that accepts and never answers is given CONNECT_TIMEOUT.
+                with anyio.fail_after(CONNECT_TIMEOUT):
+                    await session.initialize()
                 self._ready.set_result(session)
                 await self._closing.wait()
         except Exception as exc:  # noqa: BLE001 -- handed to whoever waits for the session
@@ -152,9 +156,13 @@ class _Session:
             raise McpError(f"The MCP server at {self._url} did not answer in time.") from None
 
     async def aclose(self) -> None:
+        """Close politely (the SDK ends the session with the server) within CONNECT_TIMEOUT; a session
+        still opening has nothing to end and is stopped at once."""
         self._closing.set()
+        if not self._ready.done():
+            self._task.cancel()
         with contextlib.suppress(BaseException):
-            await asyncio.wait_for(self._task, 5)
+            await asyncio.wait_for(self._task, CONNECT_TIMEOUT)
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,13 +30,19 @@ from parley.providers.sse import iter_sse_data
 
 
 @contextmanager
-def upstream_errors(name: str) -> Iterator[None]:
+def upstream_errors(name: str, url: str | None = None) -> Iterator[None]:
+    """httpx2's failures as Parley's, naming the provider and where it was looked for. A provider that
+    cannot be reached (refused, or no connection in time) is a 502; one that was reached but did not
+    answer in time is a 504."""
+    where = f"Provider '{name}'" + (f" at {url}" if url else "")
     try:
         yield
+    except httpx2.ConnectTimeout as exc:
+        raise UpstreamError(f"{where} could not be reached: {exc or 'connection timed out'}") from exc
     except httpx2.TimeoutException as exc:
-        raise UpstreamTimeout(f"Provider '{name}' timed out: {exc or type(exc).__name__}") from exc
+        raise UpstreamTimeout(f"{where} timed out: {exc or type(exc).__name__}") from exc
     except httpx2.HTTPError as exc:
-        raise UpstreamError(f"Provider '{name}' could not be reached: {exc or type(exc).__name__}") from exc
+        raise UpstreamError(f"{where} could not be reached: {exc or type(exc).__name__}") from exc
 
 
 _CONTEXT_OVERFLOW = re.compile(
@@ -62,10 +68,10 @@ class OpenAICompatProvider:
     @asynccontextmanager
     async def _streamed(self, path: str, body: Json) -> AsyncIterator[httpx2.Response]:
         """The upstream answer, headers read and status checked; the body is left to stream."""
-        with upstream_errors(self.name):
+        with upstream_errors(self.name, self._endpoint.url):
             response = await self._endpoint.send("POST", path, encode_body(body))
         try:
-            with upstream_errors(self.name):
+            with upstream_errors(self.name, self._endpoint.url):
                 if response.status_code >= 400:
                     raise status_error(
                         response.status_code, (await response.aread()).decode(errors="replace")
@@ -117,7 +123,7 @@ class OpenAICompatProvider:
         return await self._read_json("GET", path)
 
     async def _read_json(self, method: str, path: str, body: bytes | None = None) -> Json:
-        with upstream_errors(self.name):
+        with upstream_errors(self.name, self._endpoint.url):
             response = await self._endpoint.send(method, path, body)
             try:
                 await response.aread()

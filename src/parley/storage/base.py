@@ -7,6 +7,7 @@ principal id) so isolation can be enforced without reshaping the schema.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -50,6 +51,11 @@ class ResponseStore(Protocol):
     ) -> Page | None: ...
 
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page: ...
+
+    async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
+        """This owner's stored items by id, from whichever responses hold them: an
+        ``item_reference`` may name an item without naming its chain, as OpenAI allows."""
+        ...
 
     async def delete(self, response_id: str, owner: str) -> bool: ...
 

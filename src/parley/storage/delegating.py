@@ -3,6 +3,7 @@ view) overrides only what it changes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from parley.storage.base import Item, Order, Page, ResponseStore
@@ -39,6 +40,9 @@ class DelegatingResponseStore:
 
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
         return await self._inner.list(owner, after=after, limit=limit, order=order)
+
+    async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
+        return await self._inner.items(item_ids, owner)
 
     async def delete(self, response_id: str, owner: str) -> bool:
         return await self._inner.delete(response_id, owner)

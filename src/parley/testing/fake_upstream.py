@@ -128,6 +128,21 @@ def _embedding(text: str) -> list[float]:
     return [v / norm for v in values]
 
 
+def _malformed_chat(body: Json) -> str | None:
+    """What a real provider would refuse with 400 before reading on: the fake answers as it would."""
+    messages, tools = body.get("messages"), body.get("tools", [])
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array"
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return "each message must be an object with a 'role'"
+        if not isinstance(message.get("content"), str | list | None):
+            return "a message's 'content' must be a string or an array of parts"
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        return "'tools' must be an array of objects"
+    return None
+
+
 def _json(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
@@ -176,6 +191,9 @@ class FakeUpstream:
             return _error(400, "request body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "request body must be a JSON object")
+        refusal = _malformed_chat(body)
+        if refusal is not None:
+            return _error(400, refusal)
         self.requests.append(body)
         reply = self._next_reply(body)
         if reply is None:
@@ -198,8 +216,14 @@ class FakeUpstream:
         return _json({"object": "list", "data": data})
 
     async def _embeddings(self, request: Request) -> Response:
-        body = orjson.loads(await request.body())
-        raw = body.get("input")
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _error(400, "request body is not valid JSON")
+        raw = body.get("input") if isinstance(body, dict) else None
+        listed = isinstance(raw, list) and all(isinstance(x, str | int) for x in raw)
+        if not (isinstance(raw, str) or listed):
+            return _error(400, "'input' must be a string or an array of strings or token ids")
         inputs = [raw] if isinstance(raw, str) else [str(x) for x in raw or []]
         as_base64 = body.get("encoding_format") == "base64"  # the openai SDK asks for base64 by default
         data = []

@@ -47,6 +47,8 @@ class ToolHost(Protocol):
     """What a running tool may use of the turn it runs in."""
 
     owner: str
+    deadline: float | None
+    """Event-loop time by which this call must end (``tool_timeout``); None: no limit."""
 
     @property
     def deferred(self) -> list[tuple[str | None, Any]]:
@@ -58,6 +60,10 @@ class ToolHost(Protocol):
 
     def offer(self, tools: Sequence[HostedTool]) -> None:
         """Offer more hosted tools from the next model call on (a ``ToolGroup``'s, once found)."""
+
+    def claim_call(self) -> None:
+        """Count a call a tool runs on its own (one the caller approved) against ``max_tool_calls``;
+        raises ``LimitReached`` when none is left. The model's calls are counted by the engine."""
 
 
 class TextAnnotator(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from parley.errors import NotFound, ServiceUnavailable
+from parley.errors import NotFound, ServiceUnavailable, ToolFailed
 from parley.ids import new_id
 from parley.retrieval.chunking import count_tokens
 from parley.retrieval.filters import Filter, parse_filter
@@ -39,6 +39,7 @@ from parley.tools.base import (
     query_call_piece,
 )
 from parley.tools.citations import MarkerAnnotator, file_resolver
+from parley.tools.deadline import within
 from parley.wire import events
 from parley.wire.events import Event
 from parley.wire.tools import FileSearchTool
@@ -94,9 +95,12 @@ class FileSearch:
         yield events.output_item_added(dict(item))
         yield _progress("in_progress", item)
         yield _progress("searching", item)
-        results = await self._library.search(
-            self._definition.vector_store_ids, self._owner, query, self._options
-        )
+        search = self._library.search(self._definition.vector_store_ids, self._owner, query, self._options)
+        try:
+            results = await within(host.deadline, search, ToolFailed, NAME)
+        except ToolFailed as exc:  # past tool_timeout: the model is told, the response goes on
+            yield events.output_item_done({**item, "status": "failed", "error": exc.message})
+            return
         done = {**item, "status": "completed", "results": [_result(r) for r in results]}
         yield _progress("completed", item)
         yield events.output_item_done(done)
@@ -160,6 +164,8 @@ def tool_result_parts(query: str, results: Sequence[Json]) -> list[Json]:
 def read_call(item: Item, names: ChatNames) -> ChatPiece:
     queries = [str(q) for q in item.get("queries") or ()]
     query = queries[0] if len(queries) == 1 else "; ".join(queries)
+    if item.get("status") == "failed":
+        return query_call_piece(item, NAME, query, f"{NAME} failed: {item.get('error') or 'no results'}")
     return query_call_piece(item, NAME, query, tool_result_parts(query, item.get("results") or []))
 
 
@@ -181,4 +187,5 @@ FILE_SEARCH = HostedToolType(
     build=build,
     readers={"file_search_call": read_call},
     included={"file_search_call.results": ("file_search_call", "results")},
+    private={"file_search_call": ("error",)},
 )

@@ -36,6 +36,7 @@ from parley.tools.base import (
     ToolServices,
     call_piece,
 )
+from parley.tools.deadline import within
 from parley.wire import events
 from parley.wire.events import Event
 from parley.wire.tools import McpApprovalFilter, McpTool, McpToolFilter
@@ -113,7 +114,8 @@ class McpServer:
             yield events.output_item_added(item)
             yield _progress("mcp_list_tools", "in_progress", item)
             try:
-                tools = await self._clients.list_tools(self._url, self._headers)
+                listing = self._clients.list_tools(self._url, self._headers)
+                tools = await within(host.deadline, listing, McpError, "mcp_list_tools")
             except McpError as exc:
                 yield _progress("mcp_list_tools", "failed", item)
                 yield events.output_item_done({**item, "error": exc.message})
@@ -123,10 +125,10 @@ class McpServer:
             yield events.output_item_done(listed)
         offered = [t for t in listed["tools"] if self.allowed(t["name"], t.get("annotations"))]
         host.offer([McpCallTool(self, tool) for tool in offered])
-        async for event in self._approved_calls(context):
+        async for event in self._approved_calls(host, context):
             yield event
 
-    async def _approved_calls(self, context: Sequence[Item]) -> AsyncIterator[Event]:
+    async def _approved_calls(self, host: ToolHost, context: Sequence[Item]) -> AsyncIterator[Event]:
         """Run the calls an ``mcp_approval_response`` approved and no ``mcp_call`` has answered yet."""
         requests = {
             item["id"]: item
@@ -142,11 +144,15 @@ class McpServer:
                 continue
             if request_id in requests and request_id not in answered:
                 answered.add(request_id)
+                host.claim_call()
                 request = requests[request_id]
-                async for event in self.call(request["name"], request["arguments"], request_id):
+                call = self.call(request["name"], request["arguments"], request_id, host.deadline)
+                async for event in call:
                     yield event
 
-    async def call(self, name: str, arguments: str, approval_request_id: str | None) -> AsyncIterator[Event]:
+    async def call(
+        self, name: str, arguments: str, approval_request_id: str | None, deadline: float | None = None
+    ) -> AsyncIterator[Event]:
         item: Item = {
             "id": new_id("mcp"),
             "type": "mcp_call",
@@ -163,7 +169,7 @@ class McpServer:
         yield {"type": "response.mcp_call_arguments.delta", "item_id": item["id"], "delta": arguments}
         yield {"type": "response.mcp_call_arguments.done", "item_id": item["id"], "arguments": arguments}
         try:
-            output = await self._run(name, arguments)
+            output = await within(deadline, self._run(name, arguments), McpError, "mcp_call")
         except McpError as exc:
             yield _progress("mcp_call", "failed", item)
             yield events.output_item_done({**item, "status": "failed", "error": _error(exc)})
@@ -213,7 +219,7 @@ class McpCallTool:
             yield events.output_item_added(request)
             yield events.output_item_done(request)
             return
-        async for event in self._server.call(name, call.arguments, None):
+        async for event in self._server.call(name, call.arguments, None, host.deadline):
             yield event
 
 

@@ -41,6 +41,7 @@ from parley.tools.base import (
     query_argument,
     query_call_piece,
 )
+from parley.tools.deadline import within
 from parley.tools.web_citations import LinkAnnotator
 from parley.wire import events
 from parley.wire.events import Event
@@ -106,7 +107,7 @@ class WebSearch:
         yield _progress("in_progress", item)
         yield _progress("searching", item)
         try:
-            hits = await self._search(action["query"])
+            hits = await within(host.deadline, self._search(action["query"]), ToolFailed, NAME)
         except ToolFailed as exc:
             yield events.output_item_done({**item, "status": "failed", "error": exc.message})
             return

@@ -13,10 +13,12 @@ from typing import Any
 
 from parley.errors import InvalidRequest
 from parley.wire.items import Item
+from parley.wire.parameters import COMPACT_PARAMETERS, unknown_parameters
 from parley.wire.request import CreateResponseRequest, parse_create_request
 
 COMPACT_FIELDS = ("model", "input", "previous_response_id", "instructions", "prompt_cache_key")
-"""What a compact request carries over to the context it compacts; other fields are ignored."""
+"""What a compact request carries over to the context it compacts; other fields OpenAI's compact
+takes are ignored, and a name it does not know is treated as in a create request."""
 
 
 def parse_compact_request(body: Any) -> CreateResponseRequest:
@@ -27,7 +29,9 @@ def parse_compact_request(body: Any) -> CreateResponseRequest:
             "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
         )
     carried = {name: body[name] for name in COMPACT_FIELDS if name in body}
-    return parse_create_request(carried | {"store": False})
+    request = parse_create_request(carried | {"store": False})
+    request.keep_extra_parameters(unknown_parameters(body, COMPACT_PARAMETERS))
+    return request
 
 
 def compacted_response(

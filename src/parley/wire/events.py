@@ -100,3 +100,44 @@ def annotation_added(item_id: str, content_index: int, annotation_index: int, an
 def compaction_compacting(item_id: str) -> Event:
     """Sent while the summary of an automatic compaction is being sampled (no summary content)."""
     return {"type": "response.compaction.compacting", "item_id": item_id}
+
+
+def summary_part_added(item_id: str, summary_index: int) -> Event:
+    """A reasoning summary part opening (``engine/reasoning_summary.py`` writes its text)."""
+    return {
+        "type": "response.reasoning_summary_part.added",
+        "item_id": item_id,
+        "summary_index": summary_index,
+        "part": {"type": "summary_text", "text": ""},
+    }
+
+
+def summary_text_delta(item_id: str, summary_index: int, delta: str) -> Event:
+    return {
+        "type": "response.reasoning_summary_text.delta",
+        "item_id": item_id,
+        "summary_index": summary_index,
+        "delta": delta,
+    }
+
+
+def summary_text_done(item_id: str, summary_index: int, text: str) -> Event:
+    return {
+        "type": "response.reasoning_summary_text.done",
+        "item_id": item_id,
+        "summary_index": summary_index,
+        "text": text,
+    }
+
+
+def summary_part_done(item_id: str, summary_index: int, text: str, *, incomplete: bool = False) -> Event:
+    """``status: "incomplete"`` only when the part was cut short; OpenAI omits it otherwise."""
+    event: Event = {
+        "type": "response.reasoning_summary_part.done",
+        "item_id": item_id,
+        "summary_index": summary_index,
+        "part": {"type": "summary_text", "text": text},
+    }
+    if incomplete:
+        event["status"] = "incomplete"
+    return event

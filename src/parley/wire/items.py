@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from parley.ids import Prefix, new_id
+from parley.wire.data_urls import ImageUrl
+from parley.wire.tools import Tool
 
 Item = dict[str, Any]
 """One Responses API item as JSON: ``{"type": ..., "id": ..., ...}``."""
@@ -34,7 +36,7 @@ class InputText(_Model):
 
 class InputImage(_Model):
     type: Literal["input_image"]
-    image_url: str | None = None
+    image_url: ImageUrl | None = None
     file_id: str | None = None
     detail: Literal["low", "high", "auto", "original"] = "auto"
 
@@ -147,7 +149,7 @@ class ToolSearchOutput(_Model):
     id: str | None = None
     call_id: str | None = None
     execution: Literal["server", "client"] = "client"
-    tools: list[dict[str, Any]]
+    tools: list[Tool]  # checked as a request's tools are: they are echoed as OpenAI's tool shapes
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 

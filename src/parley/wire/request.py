@@ -11,11 +11,25 @@ import sys
 from types import ModuleType
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from parley.errors import InvalidRequest
 from parley.wire import items, tools
 from parley.wire.items import InputItem, UserPart
+from parley.wire.parameters import (
+    CREATE_PARAMETERS,
+    check_max_output_tokens,
+    check_prompt_reference,
+    role_error,
+    unknown_parameters,
+)
 from parley.wire.tools import (
     UNSUPPORTED_TOOL_TYPES,
     CustomChoice,
@@ -78,9 +92,11 @@ class ContextManagement(BaseModel):
 
 
 class CreateResponseRequest(BaseModel):
-    """Unknown top-level fields are ignored, as extension fields from clients must not fail."""
+    """Top-level names OpenAI does not know are kept aside (``extra_parameters``), not validated: the
+    provider's route decides whether they are refused, ignored or passed on (``engine/parameters.py``)."""
 
     model_config = ConfigDict(extra="ignore")
+    _extra: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     model: str | None = Field(default=None, min_length=1)
     """Optional only with a ``prompt``, whose own model applies then."""
@@ -99,7 +115,7 @@ class CreateResponseRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = None
     max_tool_calls: int | None = Field(default=None, ge=1)
     tools: list[Tool] = Field(default_factory=list)
     tool_choice: ToolChoice = "auto"
@@ -143,6 +159,23 @@ class CreateResponseRequest(BaseModel):
                     )
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_worded(cls, data: Any) -> Any:
+        """Mistakes OpenAI answers in words of its own (``wire/parameters.py``)."""
+        if isinstance(data, dict):
+            check_prompt_reference(data.get("prompt"))
+            check_max_output_tokens(data.get("max_output_tokens"))
+        return data
+
+    @property
+    def extra_parameters(self) -> dict[str, Any]:
+        """The body's top-level names OpenAI would not know, with their values."""
+        return self._extra
+
+    def keep_extra_parameters(self, extra: dict[str, Any]) -> None:
+        self._extra = extra
+
 
 def parse_create_request(body: Any) -> CreateResponseRequest:
     """Validate a decoded JSON body, turning pydantic's report into one InvalidRequest."""
@@ -152,6 +185,7 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
         request = CreateResponseRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None
+    request.keep_extra_parameters(unknown_parameters(body, CREATE_PARAMETERS))
     if request.background and not request.store:
         raise InvalidRequest(
             "Background responses must be stored: 'background': true needs 'store': true.",
@@ -255,6 +289,8 @@ def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
             param=f"{param}.type",
             code="invalid_value",
         )
+    if error["type"] == "literal_error" and param.endswith("role"):
+        return role_error(error.get("input"), param)
     if sum(1 for path in paths if path == param) > 1:
         return InvalidRequest(
             f"Invalid type for '{param}': none of the accepted types match.", param=param, code="invalid_type"

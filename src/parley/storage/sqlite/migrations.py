@@ -200,6 +200,30 @@ def m008_background(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_api_keys(conn: sqlite3.Connection) -> None:
+    """API keys, by the digest a request's bearer token is looked up with (the key itself is never kept)."""
+    _script(
+        conn,
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            admin INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            shown TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            digest TEXT NOT NULL UNIQUE
+        );
+        """,
+    )
+
+
+def m010_item_lookup(conn: sqlite3.Connection) -> None:
+    """Stored items by id, for an ``item_reference`` that names an item outside any chain."""
+    conn.execute("CREATE INDEX response_items_owner_item ON response_items (owner, item_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_responses,
     m002_item_owner,
@@ -209,6 +233,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_prompts,
     m007_conversation_deletions,
     m008_background,
+    m009_api_keys,
+    m010_item_lookup,
 ]
 
 

@@ -9,6 +9,7 @@ turn 1 costs, plus one read.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -71,6 +72,18 @@ class SqliteResponseStore:
                 append_items(conn, conversation_id, owner, appended)
 
         await self._db.run(lambda conn: transaction(conn, write))
+
+    async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
+        ids = list(item_ids)
+        sql = (
+            "SELECT item_id, data FROM response_items"
+            f" WHERE owner = ? AND item_id IN ({', '.join('?' * len(ids))})"
+        )
+
+        def read(conn: sqlite3.Connection) -> dict[str, Item]:
+            return {item_id: orjson.loads(data) for item_id, data in conn.execute(sql, (owner, *ids))}
+
+        return await self._db.run(read) if ids else {}
 
     async def get(self, response_id: str, owner: str) -> dict[str, Any] | None:
         row = await self._db.run(

@@ -1,0 +1,232 @@
+"""Settings from their sources, lowest precedence first: built-in defaults, a TOML config file,
+``PARLEY_*`` environment variables, command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from parley.config.model import (
+    ConfigError,
+    ConfiguredKey,
+    ProviderConfig,
+    RecordingMode,
+    Settings,
+    UnknownParameters,
+    WebSearchProvider,
+)
+from parley.config.table import SETTINGS
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+    """Merge file < environment < flags into one Settings; ``flags`` holds only what was given."""
+    values: dict[str, Any] = {s.name: environ[s.env] for s in SETTINGS if environ.get(s.env)}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    settings = Settings()
+    if values.get("config"):
+        settings = _from_file(Path(values["config"]), settings, environ)
+    updates: dict[str, Any] = {}
+    if "host" in values:
+        updates["host"] = str(values["host"])
+    if "port" in values:
+        updates["port"] = _int(values["port"], "port")
+    if "data_dir" in values:
+        updates["data_dir"] = Path(values["data_dir"]).expanduser()
+    if "reasoning_key" in values:
+        updates["reasoning_key"] = str(values["reasoning_key"])
+    if "log_level" in values:
+        updates["log_level"] = str(values["log_level"]).lower()
+    if "recording_mode" in values:
+        updates["recording_mode"] = _mode(values["recording_mode"])
+    if "recordings_dir" in values:
+        updates["recordings_dir"] = Path(values["recordings_dir"])
+    updates.update(_retrieval(values))
+    updates.update(_web_search(values))
+    if "unknown_parameters" in values:
+        updates["unknown_parameters"] = _unknown_parameters(
+            values["unknown_parameters"], "unknown_parameters"
+        )
+    for key in ("allow_private_urls", "allow_unauthenticated"):
+        if key in values:
+            updates[key] = str(values[key]).lower() in ("1", "true", "yes")
+    for key in ("max_background", "max_background_queue"):
+        if key in values:
+            updates[key] = _int(values[key], key)
+    if "summary_model" in values:
+        updates["summary_model"] = str(values["summary_model"])
+    updates.update(_limits(values))
+    if values.get("provider_url"):
+        default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
+        if values.get("provider_max_concurrency") is not None:
+            concurrency = _count_or_none(values["provider_max_concurrency"], "provider_max_concurrency")
+            default = replace(default, max_concurrency=concurrency)
+        others = tuple(p for p in settings.providers if p.name != "default")
+        updates["providers"] = (*others, default)
+    settings = replace(settings, **updates)
+    if settings.recording_mode != "live" and settings.recordings_dir is None:
+        raise ConfigError("recording_mode other than 'live' needs recordings_dir (PARLEY_RECORDINGS_DIR).")
+    return settings
+
+
+def _retrieval(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Upload limit and embedder: the settings the Files and Vector Stores APIs read."""
+    updates: dict[str, Any] = {}
+    if "max_file_bytes" in values:
+        updates["max_file_bytes"] = _int(values["max_file_bytes"], "max_file_bytes")
+    for key in ("embedding_url", "embedding_model", "embedding_api_key"):
+        if values.get(key):
+            updates[key] = str(values[key])
+    if updates.get("embedding_url") and not updates.get("embedding_model"):
+        raise ConfigError("embedding_url needs embedding_model (PARLEY_EMBEDDING_MODEL): the model to ask.")
+    return updates
+
+
+def _web_search(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The web search provider and what it needs: SearXNG a URL, Tavily and Brave a key."""
+    keys = ("searxng_url", "tavily_api_key", "brave_api_key")
+    updates: dict[str, Any] = {key: str(values[key]) for key in keys if values.get(key)}
+    name = str(values.get("web_search_provider") or "").lower()
+    if not name:
+        return updates
+    needs = {"searxng": "searxng_url", "tavily": "tavily_api_key", "brave": "brave_api_key"}
+    if name not in needs:
+        names = ", ".join(get_args(WebSearchProvider))
+        raise ConfigError(f"web_search_provider must be one of {names}, not {name!r}.")
+    if needs[name] not in updates:
+        env = next(s.env for s in SETTINGS if s.name == needs[name])
+        raise ConfigError(f"web_search_provider {name} needs {needs[name]} ({env}).")
+    return updates | {"web_search_provider": name}
+
+
+def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settings:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
+    updates: dict[str, Any] = {}
+    for key in ("host", "log_level", "reasoning_key", "summary_model"):
+        if key in raw:
+            updates[key] = str(raw[key])
+    if "port" in raw:
+        updates["port"] = _int(raw["port"], "port")
+    if "data_dir" in raw:
+        updates["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
+    if "unknown_parameters" in raw:
+        updates["unknown_parameters"] = _unknown_parameters(raw["unknown_parameters"], "unknown_parameters")
+    updates["providers"] = tuple(
+        _provider(entry, i, environ) for i, entry in enumerate(raw.get("providers", []))
+    )
+    names = [p.name for p in updates["providers"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: provider names must be unique, got {names}.")
+    updates.update(_limits(raw))
+    keys = raw.get("api_keys", [])
+    updates["api_keys"] = tuple(_api_key(entry, i, environ) for i, entry in enumerate(keys))
+    return replace(base, **updates)
+
+
+def _api_key(entry: Any, index: int, environ: Mapping[str, str]) -> ConfiguredKey:
+    """``{key = "..." | key_env = "VAR", owner = "...", admin = false}``."""
+    where = f"api_keys[{index}]"
+    if not isinstance(entry, dict) or not entry.get("owner"):
+        raise ConfigError(f"{where} needs an 'owner' and a 'key' (or 'key_env').")
+    key = entry.get("key")
+    if entry.get("key_env"):
+        key = environ.get(str(entry["key_env"]))
+        if key is None:
+            raise ConfigError(f"{where}: environment variable {entry['key_env']} is not set.")
+    if not isinstance(key, str) or len(key) < 16:
+        raise ConfigError(f"{where}: the key must be a string of at least 16 characters.")
+    return ConfiguredKey(key, str(entry["owner"]), bool(entry.get("admin", False)))
+
+
+def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderConfig:
+    where = f"providers[{index}]"
+    if not isinstance(entry, dict) or not entry.get("url"):
+        raise ConfigError(f"{where} needs at least a 'url'.")
+    api_key = entry.get("api_key")
+    if entry.get("api_key_env"):
+        api_key = environ.get(str(entry["api_key_env"]))
+        if api_key is None:
+            raise ConfigError(f"{where}: environment variable {entry['api_key_env']} is not set.")
+    models, policy = entry.get("models", []), entry.get("unknown_parameters")
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"{where}.models must be a list of model names or glob patterns.")
+    return ProviderConfig(
+        name=str(entry.get("name", f"provider{index}")),
+        url=str(entry["url"]),
+        api_key=api_key,
+        models=tuple(models),
+        timeout=float(entry.get("timeout", 600.0)),
+        native_custom_tools=bool(entry.get("native_custom_tools", False)),
+        reasoning_in_history=bool(entry.get("reasoning_in_history", True)),
+        think_tags=bool(entry.get("think_tags", True)),
+        unknown_parameters=(
+            None if policy is None else _unknown_parameters(policy, f"{where}.unknown_parameters")
+        ),
+        extra_parameters=_names(entry.get("extra_parameters", []), f"{where}.extra_parameters"),
+        max_completion_tokens=(
+            None if entry.get("max_completion_tokens") is None else bool(entry["max_completion_tokens"])
+        ),
+        summary_model=None if entry.get("summary_model") is None else str(entry["summary_model"]),
+        max_concurrency=_count_or_none(entry.get("max_concurrency", 0), f"{where}.max_concurrency"),
+    )
+
+
+def _limits(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Request and response limits; 0 turns the tool-call ceiling or a timeout off."""
+    updates: dict[str, Any] = {}
+    for key in ("max_request_bytes", "max_input_items"):
+        if key in values:
+            updates[key] = _int(values[key], key)
+            if updates[key] < 1:
+                raise ConfigError(f"{key} must be at least 1, got {values[key]!r}.")
+    if "max_tool_calls" in values:
+        updates["max_tool_calls"] = _count_or_none(values["max_tool_calls"], "max_tool_calls")
+    for key in ("response_timeout", "tool_timeout"):
+        if key in values:
+            try:
+                seconds = float(values[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be a number of seconds, got {values[key]!r}.") from None
+            if not seconds >= 0:
+                raise ConfigError(f"{key} must be 0 (no limit) or more seconds, got {values[key]!r}.")
+            updates[key] = seconds or None
+    return updates
+
+
+def _count_or_none(value: Any, name: str) -> int | None:
+    """A count where 0 means no limit."""
+    count = _int(value, name)
+    if count < 0:
+        raise ConfigError(f"{name} must be 0 (no limit) or more, got {value!r}.")
+    return count or None
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, got {value!r}.") from None
+
+
+def _unknown_parameters(value: Any, where: str) -> UnknownParameters:
+    if value not in get_args(UnknownParameters):
+        raise ConfigError(f"{where} must be 'error' or 'ignore', got {value!r}.")
+    return cast(UnknownParameters, value)
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise ConfigError(f"{where} must be a list of parameter names.")
+    return tuple(value)
+
+
+def _mode(value: Any) -> RecordingMode:
+    if value not in get_args(RecordingMode):
+        raise ConfigError(f"recording_mode must be one of {get_args(RecordingMode)}, got {value!r}.")
+    return cast(RecordingMode, value)
