@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -29,47 +29,30 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     settings = Settings()
     if values.get("config"):
         settings = _from_file(Path(values["config"]), settings, environ)
-    updates: dict[str, Any] = {}
-    if "host" in values:
-        updates["host"] = str(values["host"])
-    if "port" in values:
-        updates["port"] = _int(values["port"], "port")
-    if "data_dir" in values:
-        updates["data_dir"] = Path(values["data_dir"]).expanduser()
-    if "reasoning_key" in values:
-        updates["reasoning_key"] = str(values["reasoning_key"])
-    if "log_level" in values:
-        updates["log_level"] = str(values["log_level"]).lower()
-    if "recording_mode" in values:
-        updates["recording_mode"] = _mode(values["recording_mode"])
-    if "recordings_dir" in values:
-        updates["recordings_dir"] = Path(values["recordings_dir"])
+    updates = {name: read(values[name], name) for name, read in _PLAIN.items() if name in values}
     updates.update(_retrieval(values))
     updates.update(_web_search(values))
-    if "unknown_parameters" in values:
-        updates["unknown_parameters"] = _unknown_parameters(
-            values["unknown_parameters"], "unknown_parameters"
-        )
-    for key in ("allow_private_urls", "allow_unauthenticated"):
-        if key in values:
-            updates[key] = str(values[key]).lower() in ("1", "true", "yes")
-    for key in ("max_background", "max_background_queue"):
-        if key in values:
-            updates[key] = _int(values[key], key)
-    if "summary_model" in values:
-        updates["summary_model"] = str(values["summary_model"])
     updates.update(_limits(values))
     if values.get("provider_url"):
-        default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
-        if values.get("provider_max_concurrency") is not None:
-            concurrency = _count_or_none(values["provider_max_concurrency"], "provider_max_concurrency")
-            default = replace(default, max_concurrency=concurrency)
         others = tuple(p for p in settings.providers if p.name != "default")
-        updates["providers"] = (*others, default)
+        updates["providers"] = (*others, _default_provider(values))
     settings = replace(settings, **updates)
     if settings.recording_mode != "live" and settings.recordings_dir is None:
         raise ConfigError("recording_mode other than 'live' needs recordings_dir (PARLEY_RECORDINGS_DIR).")
     return settings
+
+
+def _switch(value: Any, name: str) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def _default_provider(values: Mapping[str, Any]) -> ProviderConfig:
+    """The provider ``--provider-url`` names: it serves every model no configured provider claims."""
+    default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
+    if values.get("provider_max_concurrency") is None:
+        return default
+    concurrency = _count_or_none(values["provider_max_concurrency"], "provider_max_concurrency")
+    return replace(default, max_concurrency=concurrency)
 
 
 def _retrieval(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,25 +117,27 @@ def _api_key(entry: Any, index: int, environ: Mapping[str, str]) -> ConfiguredKe
     where = f"api_keys[{index}]"
     if not isinstance(entry, dict) or not entry.get("owner"):
         raise ConfigError(f"{where} needs an 'owner' and a 'key' (or 'key_env').")
-    key = entry.get("key")
-    if entry.get("key_env"):
-        key = environ.get(str(entry["key_env"]))
-        if key is None:
-            raise ConfigError(f"{where}: environment variable {entry['key_env']} is not set.")
+    key = _secret(entry, "key", where, environ)
     if not isinstance(key, str) or len(key) < 16:
         raise ConfigError(f"{where}: the key must be a string of at least 16 characters.")
     return ConfiguredKey(key, str(entry["owner"]), bool(entry.get("admin", False)))
+
+
+def _secret(entry: dict[str, Any], name: str, where: str, environ: Mapping[str, str]) -> Any:
+    """``entry[name]``, or the environment variable ``entry[name + "_env"]`` names (which must be set)."""
+    variable = entry.get(f"{name}_env")
+    if not variable:
+        return entry.get(name)
+    if (value := environ.get(str(variable))) is None:
+        raise ConfigError(f"{where}: environment variable {variable} is not set.")
+    return value
 
 
 def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderConfig:
     where = f"providers[{index}]"
     if not isinstance(entry, dict) or not entry.get("url"):
         raise ConfigError(f"{where} needs at least a 'url'.")
-    api_key = entry.get("api_key")
-    if entry.get("api_key_env"):
-        api_key = environ.get(str(entry["api_key_env"]))
-        if api_key is None:
-            raise ConfigError(f"{where}: environment variable {entry['api_key_env']} is not set.")
+    api_key = _secret(entry, "api_key", where, environ)
     models, policy = entry.get("models", []), entry.get("unknown_parameters")
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"{where}.models must be a list of model names or glob patterns.")
@@ -230,3 +215,21 @@ def _mode(value: Any) -> RecordingMode:
     if value not in get_args(RecordingMode):
         raise ConfigError(f"recording_mode must be one of {get_args(RecordingMode)}, got {value!r}.")
     return cast(RecordingMode, value)
+
+
+_PLAIN: dict[str, Callable[[Any, str], Any]] = {
+    "host": lambda value, name: str(value),
+    "port": _int,
+    "data_dir": lambda value, name: Path(value).expanduser(),
+    "reasoning_key": lambda value, name: str(value),
+    "log_level": lambda value, name: str(value).lower(),
+    "recording_mode": lambda value, name: _mode(value),
+    "recordings_dir": lambda value, name: Path(value),
+    "unknown_parameters": _unknown_parameters,
+    "allow_private_urls": _switch,
+    "allow_unauthenticated": _switch,
+    "max_background": _int,
+    "max_background_queue": _int,
+    "summary_model": lambda value, name: str(value),
+}
+"""Settings read from one value each, by how they are read."""

@@ -87,14 +87,20 @@ def chat_body(
     response_format = _response_format(request)
     if response_format is not None:
         body["response_format"] = response_format
+    return body | _output_options(request)
+
+
+def _output_options(request: CreateResponseRequest) -> dict[str, Any]:
+    """Reasoning effort, log probabilities, and the fields passed through as they are."""
+    options: dict[str, Any] = {}
     if request.reasoning is not None and request.reasoning.effort is not None:
-        body["reasoning_effort"] = request.reasoning.effort
+        options["reasoning_effort"] = request.reasoning.effort
     if "message.output_text.logprobs" in request.include:
-        body["logprobs"] = True
+        options["logprobs"] = True
         if request.top_logprobs:
-            body["top_logprobs"] = request.top_logprobs
+            options["top_logprobs"] = request.top_logprobs
     for name in _PASSED_THROUGH:
         value = getattr(request, name)
         if value is not None:
-            body[name] = value
-    return body
+            options[name] = value
+    return options

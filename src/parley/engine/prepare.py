@@ -127,13 +127,7 @@ async def prepare_turn(
     _check_call_outputs(context, len(context) - len(readable))
     _check_approvals(context, len(context) - len(readable))
     check_calls_answered(context)
-    hosted, client_tools = await _hosted_tools(request, deps.tools, owner)
-    groups = [tool for tool in hosted if isinstance(tool, ToolGroup)]
-    toolset = Toolset(
-        client_tools,
-        native_custom=provider.capabilities.native_custom_tools,
-        hosted=[tool for tool in hosted if not isinstance(tool, ToolGroup)],
-    )
+    toolset, groups = await _toolset(request, deps.tools, owner, provider)
     if "tool_search_output" in stored_types or "tool_search_output" in map(item_type, readable):
         _load_searched_tools(toolset, context)
     seal = deps.sealer.seal if "reasoning.encrypted_content" in request.include else None
@@ -145,6 +139,17 @@ async def prepare_turn(
     turn.groups, turn.vendor_parameters = groups, vendor
     turn.limits = deps.limits
     return turn
+
+
+async def _toolset(
+    request: CreateResponseRequest, services: ToolServices, owner: str, provider: ChatProvider
+) -> tuple[Toolset, list[ToolGroup]]:
+    """The tools the model is offered, and the groups (MCP servers) that open before it is asked."""
+    hosted, client_tools = await _hosted_tools(request, services, owner)
+    groups = [tool for tool in hosted if isinstance(tool, ToolGroup)]
+    singles = [tool for tool in hosted if not isinstance(tool, ToolGroup)]
+    native_custom = provider.capabilities.native_custom_tools
+    return Toolset(client_tools, native_custom=native_custom, hosted=singles), groups
 
 
 def _no_input(request: CreateResponseRequest) -> InvalidRequest:

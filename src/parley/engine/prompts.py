@@ -24,8 +24,9 @@ from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
 from parley.storage.prompts import PromptStore, PromptVersion
 from parley.wire.items import InputFile, InputImage, InputText, Item
-from parley.wire.request import CreateResponseRequest, Prompt, declared_tool_names
-from parley.wire.tools import CustomChoice, FunctionChoice, Tool
+from parley.wire.request import CreateResponseRequest, Prompt
+from parley.wire.tool_choice import check_tool_choice
+from parley.wire.tools import Tool
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _TOOLS: TypeAdapter[list[Tool]] = TypeAdapter(list[Tool])
@@ -61,7 +62,7 @@ async def apply_prompt(request: CreateResponseRequest, store: PromptStore | None
         "prompt": reference.model_copy(update={"version": str(found.version)}),
     }
     request = request.model_copy(update=update)
-    _check_tool_choice(request)
+    check_tool_choice(request)
     return Prompted(request, _required_model(request.model), [template_message(template.prompt, values)])
 
 
@@ -173,14 +174,3 @@ def _required_model(model: str | None) -> str:
             code="missing_required_parameter",
         )
     return model
-
-
-def _check_tool_choice(request: CreateResponseRequest) -> None:
-    """``tool_choice`` may name one of the prompt's tools, so it is checked once they apply."""
-    choice = request.tool_choice
-    if isinstance(choice, FunctionChoice | CustomChoice) and choice.name not in declared_tool_names(request):
-        raise InvalidRequest(
-            f"Tool choice '{choice.name}' not found in 'tools' parameter.",
-            param="tool_choice",
-            code="invalid_value",
-        )

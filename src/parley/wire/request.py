@@ -30,13 +30,9 @@ from parley.wire.parameters import (
     role_error,
     unknown_parameters,
 )
+from parley.wire.tool_choice import check_tool_choice
 from parley.wire.tools import (
     UNSUPPORTED_TOOL_TYPES,
-    CustomChoice,
-    FunctionChoice,
-    HostedChoice,
-    McpChoice,
-    NamespaceTool,
     Tool,
     ToolChoice,
 )
@@ -196,20 +192,8 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
         raise InvalidRequest(
             "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
         )
-    choice = request.tool_choice
-    deferred = request.prompt is not None and not request.tools  # checked once the prompt's tools apply
-    if (
-        isinstance(choice, FunctionChoice | CustomChoice)
-        and not deferred
-        and choice.name not in declared_tool_names(request)
-    ):
-        raise InvalidRequest(
-            f"Tool choice '{choice.name}' not found in 'tools' parameter.",
-            param="tool_choice",
-            code="invalid_value",
-        )
-    if isinstance(choice, HostedChoice | McpChoice) and not deferred:
-        _check_hosted_choice(request, choice)
+    if request.prompt is None or request.tools:  # else checked once the prompt's tools apply
+        check_tool_choice(request)
     if request.conversation is not None:
         conversation_id(request)  # checks its shape
         if request.previous_response_id is not None:
@@ -220,21 +204,6 @@ def parse_create_request(body: Any) -> CreateResponseRequest:
                 code="mutually_exclusive_parameters",
             )
     return request
-
-
-def _check_hosted_choice(request: CreateResponseRequest, choice: HostedChoice | McpChoice) -> None:
-    """The hosted tool a ``tool_choice`` forces is one the request declares."""
-    family = "web_search" if choice.type.startswith("web_search") else choice.type
-    for tool in request.tools:
-        kind = "web_search" if tool.type.startswith("web_search") else tool.type
-        if kind == family and (
-            not isinstance(choice, McpChoice) or getattr(tool, "server_label", None) == choice.server_label
-        ):
-            return
-    named = f"mcp server '{choice.server_label}'" if isinstance(choice, McpChoice) else f"'{choice.type}'"
-    raise InvalidRequest(
-        f"Tool choice {named} not found in 'tools' parameter.", param="tool_choice", code="invalid_value"
-    )
 
 
 def conversation_id(request: CreateResponseRequest) -> str | None:
@@ -250,15 +219,6 @@ def conversation_id(request: CreateResponseRequest) -> str | None:
             code="invalid_value",
         )
     return value
-
-
-def declared_tool_names(request: CreateResponseRequest) -> set[str]:
-    """Names a ``tool_choice`` may force: functions and custom tools, inside namespaces too."""
-    names: set[str] = set()
-    for tool in request.tools:
-        members = tool.tools if isinstance(tool, NamespaceTool) else [tool]
-        names.update(getattr(member, "name", "") for member in members)
-    return names
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
