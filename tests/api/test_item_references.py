@@ -44,3 +44,21 @@ async def test_a_reference_without_a_chain_reads_the_callers_stored_item(
         "param": "input[0].id",
         "code": "item_not_found",
     }
+
+
+async def test_outside_a_chain_only_reasoning_is_found_by_reference(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory([Reply(text="Saturn."), Reply(text="Again.")], api_keys=KEYS)
+    first = (
+        await h.client.post("/v1/responses", json={"model": "fake-model", "input": "Hi"}, headers=as_(0))
+    ).json()
+    message_id = first["output"][0]["id"]
+    body = {"model": "fake-model", "input": [{"type": "item_reference", "id": message_id}]}
+    refused = await h.client.post("/v1/responses", json=body, headers=as_(0))
+    assert refused.status_code == 400  # a client has its messages whole: it sends them, not their ids
+    assert refused.json()["error"]["code"] == "item_not_found"
+    chained = await h.client.post(
+        "/v1/responses", json={**body, "previous_response_id": first["id"]}, headers=as_(0)
+    )
+    assert chained.status_code == 200, chained.text  # in its chain, any item is found

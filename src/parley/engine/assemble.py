@@ -140,6 +140,8 @@ class Assembler:
 
     def _deliver(self, out: list[Event]) -> list[Event]:
         """The events to send now; those after a collected hosted call go to its ``after``."""
+        if not self.hosted_calls:  # no hosted call yet, so nothing is held: the common case
+            return out
         live: list[Event] = []
         for event in out:
             if event["type"] == _HOLD:

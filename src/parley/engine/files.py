@@ -19,7 +19,7 @@ from typing import Any
 from parley.errors import NotFound
 from parley.retrieval.library import VectorStoreLibrary, file_not_found
 from parley.storage.library import FileRecord
-from parley.wire.items import Item
+from parley.wire.items import Item, item_type
 
 _PARTS = {"message": "content", "function_call_output": "output", "custom_tool_call_output": "output"}
 """Item types whose content parts may name a file, and the field that holds the parts."""
@@ -33,6 +33,23 @@ _SIGNATURES = (
 
 Place = tuple[int, str, int]
 """Where a part is: the item's index, the field holding the parts, the part's index."""
+
+
+NAMES_A_FILE = "parley.names_file"
+"""Counted among a history's item types (``HistoryMessages.item_types``) when one of its items
+names a file: only then is a stored history read again for file parts, turn after turn."""
+
+
+def kinds(item: Item) -> tuple[str, ...]:
+    """The item's type, and ``NAMES_A_FILE`` with it when one of its parts names a file."""
+    kind = item_type(item)
+    field = _PARTS.get(kind)
+    parts = item.get(field) if field is not None else None
+    if isinstance(parts, list) and any(
+        isinstance(part, dict) and part.get("type") in _FILE_PARTS and part.get("file_id") for part in parts
+    ):
+        return kind, NAMES_A_FILE
+    return (kind,)
 
 
 def _named_files(items: list[Item]) -> Iterator[tuple[Place, str]]:

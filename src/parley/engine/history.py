@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import Protocol, TypeVar
 
+from parley.engine.files import kinds
 from parley.engine.messages import Converted, convert
 from parley.engine.toolset import Toolset
 from parley.providers.encoding import encode_messages
-from parley.wire.items import Item, item_type
+from parley.wire.items import Item
 
 MAX_HISTORIES = 512
 """Conversions kept, least recently used dropped first."""
@@ -77,11 +79,8 @@ class HistoryMessages:
         kept = self._types.extended(key, items)
         if kept is not None and kept.count == len(items):
             return kept.types
-        types = (
-            frozenset(map(item_type, items[kept.count :])) | kept.types
-            if kept
-            else frozenset(map(item_type, items))
-        )
+        appended = items[kept.count :] if kept else items
+        types = frozenset(chain.from_iterable(map(kinds, appended))) | (kept.types if kept else frozenset())
         return self._types.keep(key, _Types(len(items), items[-1].get("id") if items else None, types)).types
 
     def convert(self, key: Hashable, items: list[Item], toolset: Toolset, with_reasoning: bool) -> Converted:

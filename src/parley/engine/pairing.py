@@ -20,12 +20,18 @@ _CALLS = {"function_call": "function call", "custom_tool_call": "custom tool cal
 _OUTPUTS = {"function_call_output": "function_call", "custom_tool_call_output": "custom_tool_call"}
 
 
-def check_calls_answered(context: list[Item]) -> None:
-    """``context`` (the stored history, then the new input) leaves no caller's call without its
-    output: not in the input itself, and not in a ``previous_response_id`` chain or conversation
-    whose last response ended with calls the new input does not answer."""
+def check_calls_answered(context: list[Item], first_input: int) -> None:
+    """``context`` (the stored history, then the new input from ``first_input`` on) leaves no
+    caller's call without its output: not in the input itself, and not in a ``previous_response_id``
+    chain or conversation whose last response ended with calls the new input does not answer.
+
+    Every earlier turn passed this check, so an unanswered call of the history can only be in what
+    the model said last: the scan starts there, and a long history costs no more than a short one."""
+    start = first_input
+    while start > 0 and _said_by_the_model(context[start - 1]):
+        start -= 1
     unanswered: dict[tuple[str, object], None] = {}  # a dict keeps the first unanswered call first
-    for item in context:
+    for item in context[start:]:
         kind = item["type"]
         if kind in _CALLS:
             unanswered[(kind, item.get("call_id"))] = None
@@ -34,3 +40,11 @@ def check_calls_answered(context: list[Item]) -> None:
     if unanswered:
         kind, call_id = next(iter(unanswered))
         raise InvalidRequest(f"No tool output found for {_CALLS[kind]} {call_id}.", param="input")
+
+
+def _said_by_the_model(item: Item) -> bool:
+    """Not the caller's input: not a message of theirs, nor a tool output they sent."""
+    kind = item["type"]
+    if kind == "message":
+        return item.get("role") == "assistant"
+    return kind not in _OUTPUTS

@@ -15,7 +15,7 @@ from typing import Any
 from parley.engine.compaction import open_compaction, read_stored
 from parley.engine.conversation import ConversationLocks, conversation_not_found
 from parley.engine.emit import Emitter
-from parley.engine.files import resolve_files
+from parley.engine.files import NAMES_A_FILE, resolve_files
 from parley.engine.history import HistoryMessages
 from parley.engine.limits import Limits, check_request
 from parley.engine.live import LiveResponses
@@ -120,13 +120,10 @@ async def prepare_turn(
     readable = _readable_input(input_items[:-1] if compact_now else input_items, deps.sealer)
     if compact_now and not (history or prompted.messages or readable):
         raise InvalidRequest("There is nothing to compact before 'compaction_trigger'.", param="input")
-    context = history + prompted.messages + readable
-    context = await resolve_files(
-        context, deps.tools.vector_stores, owner, strict_from=len(context) - len(readable)
-    )
+    context = await _with_files(history, prompted.messages, readable, stored_types, deps, owner)
     _check_call_outputs(context, len(context) - len(readable))
     _check_approvals(context, len(context) - len(readable))
-    check_calls_answered(context)
+    check_calls_answered(context, len(context) - len(readable))
     toolset, groups = await _toolset(request, deps.tools, owner, provider)
     if "tool_search_output" in stored_types or "tool_search_output" in map(item_type, readable):
         _load_searched_tools(toolset, context)
@@ -139,6 +136,24 @@ async def prepare_turn(
     turn.groups, turn.vendor_parameters = groups, vendor
     turn.limits = deps.limits
     return turn
+
+
+async def _with_files(
+    history: list[Item],
+    prompted: list[Item],
+    readable: list[Item],
+    stored_types: frozenset[str],
+    deps: EngineDeps,
+    owner: str,
+) -> list[Item]:
+    """The context with the bytes of the files its parts name (never stored, so read each turn);
+    the stored history is read for them only when one of its items names a file. A file missing
+    from the request's own input is a 404; from what came before it, a note."""
+    library = deps.tools.vector_stores
+    if NAMES_A_FILE in stored_types:
+        context = history + prompted + readable
+        return await resolve_files(context, library, owner, strict_from=len(context) - len(readable))
+    return history + await resolve_files(prompted + readable, library, owner, strict_from=len(prompted))
 
 
 async def _toolset(

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from parley.engine.assemble import Assembler
+from parley.engine.limits import until
 from parley.engine.prepare import Turn
 from parley.engine.usage import Usage
 from parley.errors import ClientError, ParleyError, UpstreamError
@@ -67,7 +68,7 @@ def with_summaries(turn: Turn, usage: Usage, stream: AsyncIterator[Event]) -> As
     model = turn.provider.capabilities.summary_model
     if mode is None or not model:
         return stream
-    return _summarized(stream, Summarizer(turn.provider, model, mode, usage))
+    return _summarized(stream, Summarizer(turn.provider, model, mode, usage, turn.deadline))
 
 
 async def _summarized(stream: AsyncIterator[Event], summarizer: Summarizer) -> AsyncIterator[Event]:
@@ -90,11 +91,15 @@ def reasoning_of(item: Item) -> str:
 class Summarizer:
     """Writes the summaries of one model call's reasoning items, adding each call's usage."""
 
-    def __init__(self, provider: ChatProvider, model: str, mode: Mode, usage: Usage) -> None:
+    def __init__(
+        self, provider: ChatProvider, model: str, mode: Mode, usage: Usage, deadline: float | None = None
+    ) -> None:
         self._provider = provider
         self._model = model
         self._mode = mode
         self._usage = usage
+        self._deadline = deadline
+        """The response's: a summary is a model call like the others, bounded the same way."""
 
     async def summarize(self, item: Item) -> AsyncIterator[Event]:
         """The summary's events; the item's ``summary`` is filled before its done event goes out."""
@@ -127,7 +132,7 @@ class Summarizer:
         """The summary's text as it streams. The answer is read as any model call's is (the summary
         model's own reasoning, in its fields or in ``<think>`` tags, is left out)."""
         assembler = Assembler(think_tags=self._provider.capabilities.think_tags)
-        async for chunk in self._provider.stream_chat(self._body(reasoning)):
+        async for chunk in until(self._deadline, self._provider.stream_chat(self._body(reasoning))):
             for event in assembler.feed(chunk):
                 if event["type"] == "response.output_text.delta":
                     yield event["delta"]

@@ -28,7 +28,7 @@ from parley.engine.hosted import (
     run_hosted,
     sent_items,
 )
-from parley.engine.limits import backstop, check_deadline, tool_call_limit, until
+from parley.engine.limits import check_deadline, tool_call_limit, until
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.reasoning_summary import with_summaries
@@ -59,7 +59,7 @@ async def run_turn(turn: Turn) -> AsyncIterator[Event]:
     yield emit.lifecycle("in_progress")
     turn.deadline = turn.limits.deadline()
     try:
-        async for event in until(backstop(turn.deadline), _model_steps(turn, usage)):
+        async for event in _model_steps(turn, usage):  # each wait inside is bounded by turn.deadline
             yield emit(event)
         status = "completed"
     except LimitReached as exc:
@@ -97,7 +97,7 @@ MAX_MODEL_CALLS = 64
 async def _model_steps(turn: Turn, usage: Usage) -> AsyncIterator[Event]:
     """Model call, then the hosted tools it asked for, then the model again, until none is left."""
     if turn.compact_now:
-        async for event in compact_in_turn(turn, usage):
+        async for event in until(turn.deadline, compact_in_turn(turn, usage)):
             yield event
         return
     budget = CallBudget(tool_call_limit(turn.request, turn.limits))
@@ -142,7 +142,7 @@ async def _model_call(
             raise LimitReached("max_output_tokens")
     messages = _messages(turn)
     if needs_compaction(turn, messages):
-        async for event in compact_in_turn(turn, usage):
+        async for event in until(turn.deadline, compact_in_turn(turn, usage)):
             yield event
         messages = _messages(turn)
     limit = "max_completion_tokens" if turn.provider.capabilities.max_completion_tokens else "max_tokens"

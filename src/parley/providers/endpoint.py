@@ -36,11 +36,8 @@ class Endpoint:
         self._extensions = {
             "timeout": {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
-
-    @property
-    def url(self) -> str:
+        self.url = str(httpx2.URL(self._base).copy_with(username=None, password=None)).rstrip("/")
         """The base URL as it may be shown in errors and logs: without any user or password in it."""
-        return str(httpx2.URL(self._base).copy_with(username=None, password=None)).rstrip("/")
 
     def _url(self, path: str) -> httpx2.URL:
         url = self._urls.get(path)

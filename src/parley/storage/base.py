@@ -53,8 +53,9 @@ class ResponseStore(Protocol):
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page: ...
 
     async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
-        """This owner's stored items by id, from whichever responses hold them: an
-        ``item_reference`` may name an item without naming its chain, as OpenAI allows."""
+        """This owner's stored reasoning items by id, from whichever responses hold them: an
+        ``item_reference`` may name an item without naming its chain, as OpenAI allows. Only
+        reasoning is looked up so (clients send other items back whole; ``m010_item_lookup``)."""
         ...
 
     async def delete(self, response_id: str, owner: str) -> bool: ...

@@ -17,6 +17,7 @@ import orjson
 from parley.storage.base import Item, Order, Page
 from parley.storage.sqlite.conversations import append_items
 from parley.storage.sqlite.database import Database, transaction
+from parley.storage.sqlite.migrations import REASONING_OUTPUT
 
 _CHAIN_ITEMS = """
 WITH RECURSIVE chain (id, previous, depth) AS (
@@ -77,7 +78,7 @@ class SqliteResponseStore:
         ids = list(item_ids)
         sql = (
             "SELECT item_id, data FROM response_items"
-            f" WHERE owner = ? AND item_id IN ({', '.join('?' * len(ids))})"
+            f" WHERE {REASONING_OUTPUT} AND owner = ? AND item_id IN ({', '.join('?' * len(ids))})"
         )
 
         def read(conn: sqlite3.Connection) -> dict[str, Item]:
