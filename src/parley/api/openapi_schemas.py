@@ -43,6 +43,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from parley.api.files import PURPOSES
+from parley.api.openapi import REF_TEMPLATE
 from parley.api.prompts import _DefaultVersion, _NewVersion, _Template
 from parley.wire.items import InputItem
 from parley.wire.parameters import CREATE_PARAMETERS
@@ -50,7 +51,6 @@ from parley.wire.request import CreateResponseRequest
 from parley.wire.tools import Tool
 
 Data = TypeVar("Data")
-REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 class ListPage(BaseModel, Generic[Data]):
