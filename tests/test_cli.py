@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # no provider and no local model (it may be installed here: tests/test_local_model.py has it)
+        env={**os.environ, "PARLEY_LOCAL_MODEL": "off"},
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -11,9 +11,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.config import SETTINGS, ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from parley.local_model import LocalModel
 
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
 
@@ -82,20 +85,29 @@ def serve(flags: dict[str, object]) -> int:
     except ConfigError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
-    from parley.app import create_app
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not settings.providers:
-        logging.getLogger("parley").warning(
-            "No inference provider configured: model calls will answer 503. Pass --provider-url URL."
-        )
     if not _auth_allows_binding(settings):
         return 2
-    app = create_app(settings)
+    from parley.local_model import serve_local_model
+
+    local = serve_local_model(settings)  # loads while the app is built; None with a provider configured
+    try:
+        _serve(settings, local)
+    finally:
+        if local is not None:
+            local.stop()
+    return 0
+
+
+def _serve(settings: Settings, local: LocalModel | None) -> None:
+    import uvicorn
+
+    from parley.app import create_app
+    from parley.local_model import with_local_model
+
+    app = create_app(with_local_model(settings, local))
     # What start-up made (modules, schemas, validators) lives as long as the process: out of the
     # collector's sight, each collection scans only what requests make (measured: ~3% of a response).
     gc.collect()
@@ -110,7 +122,6 @@ def serve(flags: dict[str, object]) -> int:
         http="auto",
         **WEBSOCKETS,
     )
-    return 0
 
 
 def _auth_allows_binding(settings: Settings) -> bool:
@@ -122,7 +133,8 @@ def _auth_allows_binding(settings: Settings) -> bool:
     log = logging.getLogger("parley")
     count = asyncio.run(active_count(settings))
     if count:
-        log.info("Authentication on: %d API key(s); every path but /health needs one.", count)
+        open_paths = "/health, /openapi.json and /docs"
+        log.info("Authentication on: %d API key(s); every path but %s needs one.", count, open_paths)
         return True
     if _is_loopback(settings.host):
         log.info("Authentication off (no API keys): serving loopback only. Make one: parley keys create.")

@@ -15,6 +15,7 @@ from typing import Any, cast, get_args
 from unittest.mock import ANY
 
 import httpx2
+import orjson
 import pytest
 from openai.types.responses import Response, ResponseError
 
@@ -736,3 +737,37 @@ async def test_input_too_long_for_the_model_is_a_400(
     failed = parse_sse((await h.create(input="a very long input", stream=True)).content)[-1]
     assert failed["type"] == "response.failed"
     assert failed["response"]["error"]["code"] == "invalid_prompt"
+
+
+def _sse(*chunks: dict[str, Any], done: bool) -> bytes:
+    frames = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks]
+    return b"".join(frames) + (b"data: [DONE]\n\n" if done else b"")
+
+
+def _delta(text: str, finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [choice]}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(_sse(_delta("Hel"), _delta("lo"), done=False), 502, id="cut-off"),
+        pytest.param(_sse(_delta("Hel"), _delta("lo", "stop"), done=False), 200, id="finished-without-done"),
+    ],
+)
+async def test_a_stream_that_stops_without_saying_why_is_a_protocol_error(
+    tmp_path: Path, body: bytes, status: int
+) -> None:
+    headers = {"content-type": "text/event-stream"}
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body, headers=headers))
+    app = create_app(make_settings(tmp_path), transport_factory=lambda cfg: transport)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://parley.test"
+    ) as c:
+        r = await c.post("/v1/responses", json={"model": "m", "input": "hi"})
+    assert r.status_code == status, r.text
+    if status == 502:
+        assert r.json()["error"]["code"] == "upstream_protocol_error"
+    else:
+        assert r.json()["output"][0]["content"][0]["text"] == "Hello"

@@ -231,5 +231,7 @@ _PLAIN: dict[str, Callable[[Any, str], Any]] = {
     "max_background": _int,
     "max_background_queue": _int,
     "summary_model": lambda value, name: str(value),
+    "local_model": lambda value, name: str(value),
+    "local_model_threads": lambda value, name: _count_or_none(value, name),
 }
 """Settings read from one value each, by how they are read."""

@@ -114,6 +114,10 @@ class Settings:
     """Seconds a response may run before it ends ``incomplete`` (reason ``timeout``); None: no limit."""
     tool_timeout: float | None = 300.0
     """Seconds one hosted tool call may run before it ends as a tool error; None: no limit of its own."""
+    local_model: str | None = None
+    """The GGUF file served when no provider is configured; None: the bundled SmolLM2; ``off``: none."""
+    local_model_threads: int | None = None
+    """CPU threads of the local model; None: llama.cpp's default."""
 
     @property
     def database_path(self) -> Path:

@@ -141,4 +141,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Calls to --provider-url at once (default 0: no limit); more wait queued. Providers in the "
         "config file set max_concurrency each.",
     ),
+    Setting(
+        "local_model",
+        "PARLEY_LOCAL_MODEL",
+        "GGUF file llama.cpp serves when no provider is configured (default: the bundled "
+        "SmolLM2-135M-Instruct); off: none, model calls answer 503.",
+    ),
+    Setting(
+        "local_model_threads",
+        "PARLEY_LOCAL_MODEL_THREADS",
+        "CPU threads the local model generates with (default 0: llama.cpp's choice, half the cores).",
+    ),
 )

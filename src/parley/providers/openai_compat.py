@@ -87,14 +87,22 @@ class OpenAICompatProvider:
                 for chunk in completion_as_chunks(self._json(await response.aread())):
                     yield chunk
                 return
-            done = False
+            done, last_choices = False, None
             async for data in iter_sse_data(response.aiter_bytes()):
                 # Read on past [DONE] to the end of the body: a connection closed with its body
                 # unread cannot go back to the pool, and every response would pay a new handshake.
                 if done or data == b"[DONE]":
                     done = True
                     continue
-                yield self._chunk(data)
+                chunk = self._chunk(data)
+                last_choices = chunk.get("choices") or last_choices
+                yield chunk
+            if not done and not any(choice.get("finish_reason") for choice in last_choices or ()):
+                # Cut off: a stream that ends says why (finish_reason) or at least [DONE].
+                raise UpstreamProtocolError(
+                    f"Provider '{self.name}' ended its stream before the answer was finished "
+                    "(no finish_reason, no [DONE])."
+                )
 
     def _chunk(self, data: bytes) -> Json:
         try:
