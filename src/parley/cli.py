@@ -5,34 +5,15 @@ Nothing else lives here."""
 from __future__ import annotations
 
 import argparse
-import gc
-import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from parley.config import SETTINGS, ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from parley.local_model import LocalModel
+from parley.config import SETTINGS, ConfigError, load_settings
 
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
-
-WEBSOCKETS: dict[str, Any] = {
-    "ws": "websockets-sansio",
-    # Frames past this (bytes) close the socket (1009); messages past api/websocket.py's
-    # MAX_MESSAGE_CHARS, half of it, are answered with an error and the socket stays usable.
-    "ws_max_size": 32 * 1024 * 1024,
-    # Heartbeat: a ping every 20 s keeps an idle socket open through proxies, and a peer that
-    # does not answer one within 20 s is dropped (its turn stops, as on a closed HTTP stream).
-    "ws_ping_interval": 20.0,
-    "ws_ping_timeout": 20.0,
-    # A turn is many small events: compressing each costs more CPU than it saves on the wire.
-    "ws_per_message_deflate": False,
-}
-"""uvicorn's WebSocket settings for ``/v1/responses`` (WebSocket mode)."""
 
 _SERVE_FLAGS = tuple(setting.name for setting in SETTINGS)
 _DATA_FLAGS = ("data_dir", "config", "log_level")
@@ -88,75 +69,9 @@ def serve(flags: dict[str, object]) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not _auth_allows_binding(settings):
-        return 2
-    from parley.local_model import serve_local_model
+    from parley.serving import serve as run_server
 
-    local = serve_local_model(settings)  # loads while the app is built; None with a provider configured
-    try:
-        _serve(settings, local)
-    finally:
-        if local is not None:
-            local.stop()
-    return 0
-
-
-def _serve(settings: Settings, local: LocalModel | None) -> None:
-    import uvicorn
-
-    from parley.app import create_app
-    from parley.local_model import with_local_model
-
-    app = create_app(with_local_model(settings, local))
-    # What start-up made (modules, schemas, validators) lives as long as the process: out of the
-    # collector's sight, each collection scans only what requests make (measured: ~3% of a response).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,  # api/access_log.py writes one line per request, with the response id
-        loop="auto",
-        http="auto",
-        **WEBSOCKETS,
-    )
-
-
-def _auth_allows_binding(settings: Settings) -> bool:
-    """Without API keys, only loopback: anyone who can reach another interface could use the server."""
-    import asyncio
-
-    from parley.keys import active_count
-
-    log = logging.getLogger("parley")
-    count = asyncio.run(active_count(settings))
-    if count:
-        open_paths = "/health, /openapi.json and /docs"
-        log.info("Authentication on: %d API key(s); every path but %s needs one.", count, open_paths)
-        return True
-    if _is_loopback(settings.host):
-        log.info("Authentication off (no API keys): serving loopback only. Make one: parley keys create.")
-        return True
-    if settings.allow_unauthenticated:
-        log.warning("Authentication off on %s: anyone who can reach it may use this server.", settings.host)
-        return True
-    print(
-        f"parley: refusing to listen on {settings.host} without API keys. Make one with "
-        "'parley keys create --owner NAME', or pass --allow-unauthenticated.",
-        file=sys.stderr,
-    )
-    return False
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return run_server(settings)
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -26,8 +26,8 @@ from openai.types.responses import ParsedResponse, Response, ResponseItem, Respo
 from starlette.types import ASGIApp
 
 from parley.app import create_app
-from parley.cli import WEBSOCKETS
 from parley.config import ProviderConfig, Settings
+from parley.serving import WEBSOCKETS
 from parley.testing.fake_upstream import FakeUpstream, Reply
 
 T = TypeVar("T")
