@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.engine.calls import (
+    CallIds,
     CallItem,
     HostedCallItem,
     PendingHostedCall,
-    call_id_of,
     call_item,
     close_call,
 )
@@ -83,6 +83,7 @@ class Assembler:
         *,
         think_tags: bool = False,
         annotator: TextAnnotator | None = None,
+        call_ids: CallIds | None = None,
     ) -> None:
         """``seal``, when given, adds ``encrypted_content`` to reasoning items; ``think_tags`` splits a
         leading ``<think>`` block out of the content as reasoning; ``annotator`` reads the answer's
@@ -99,6 +100,9 @@ class Assembler:
         self._closed_calls: set[int] = set()
         self._holder: PendingHostedCall | None = None
         """The last hosted call collected: the events that follow it are held in its ``after``."""
+        self._call_ids = call_ids or CallIds()
+        self._provider_call_id: str | None = None
+        """The open call's id as the provider sent it (the caller may see another: ``CallIds``)."""
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         out: list[Event] = []
@@ -247,13 +251,15 @@ class Assembler:
         new_id_here = (
             bool(call.get("id"))
             and isinstance(current, CallItem | HostedCallItem)
-            and call["id"] != call_id_of(current)
+            and call["id"] != self._provider_call_id
         )
         if not (isinstance(current, CallItem | HostedCallItem) and current.index == index) or new_id_here:
             if index in self._closed_calls and not call.get("id"):
                 raise UpstreamProtocolError(f"Provider interleaved the deltas of tool call {index}.")
             self._close(out)
-            current = self._open = self._open_call(index, call.get("id") or new_id("call"), payload, native)
+            self._provider_call_id = call.get("id")
+            call_id = self._call_ids.issue(self._provider_call_id)
+            current = self._open = self._open_call(index, call_id, payload, native)
             if isinstance(current, CallItem):
                 out.append(events.output_item_added(dict(current.item)))
         piece = payload.get("input" if native else "arguments")

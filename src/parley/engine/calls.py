@@ -8,6 +8,8 @@ stream nothing and are collected whole for the engine to run.
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,3 +117,26 @@ def close_call(current: CallItem, status: str, out: list[Event]) -> Item:
             "arguments": arguments if arguments is not None else text,
         }
     return item
+
+
+class CallIds:
+    """The call ids the caller sees, unique within the chain.
+
+    A server that numbers its calls per completion (``call_0``, ``0``) repeats them turn after turn,
+    and a client that keys calls by id refuses a repeat (the Agents SDK: "Model reused a tool call
+    ID"). A repeated id is replaced by a fresh one; the history then carries the fresh id back to the
+    provider, and such servers read whatever id a past call has. Ids already unique pass unchanged.
+    """
+
+    def __init__(self, taken: Callable[[], Iterable[str]] = tuple) -> None:
+        self._read_taken = taken
+        self._taken: set[str] | None = None
+
+    def issue(self, provider_id: str | None) -> str:
+        if not provider_id:
+            return new_id("call")
+        if self._taken is None:  # read only once a call is made: most model calls make none
+            self._taken = set(self._read_taken())
+        call_id = provider_id if provider_id not in self._taken else f"call_{secrets.token_hex(12)}"
+        self._taken.add(call_id)
+        return call_id

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from parley.engine.assemble import Assembler
-from parley.engine.calls import PendingHostedCall
+from parley.engine.calls import CallIds, PendingHostedCall
 from parley.engine.chat_request import chat_body
 from parley.engine.compaction import compact_in_turn, needs_compaction
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
@@ -189,7 +189,15 @@ def _assembler(turn: Turn) -> Assembler:
         turn.seal,
         think_tags=turn.provider.capabilities.think_tags,
         annotator=chain([a for a in annotators if a is not None]),
+        call_ids=CallIds(lambda: _call_ids(turn.context)),
     )
+
+
+def _call_ids(context: list[Item]) -> Iterator[str]:
+    """The call ids the chain has used so far (its history and this response's earlier steps)."""
+    for item in context:
+        if item["type"] in CLIENT_CALLS and item.get("call_id"):
+            yield item["call_id"]
 
 
 async def _fitting_stream(turn: Turn, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
