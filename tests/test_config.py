@@ -73,3 +73,26 @@ def test_every_provider_key_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     for name in ProviderConfig.__dataclass_fields__:
         assert f"`{name}`" in readme, f"provider key {name} is not documented in README.md"
+
+
+def test_every_setting_is_a_key_of_the_config_file_and_the_environment_still_wins(tmp_path: Path) -> None:
+    config = tmp_path / "parley.toml"
+    config.write_text(
+        'host = "0.0.0.0"\ndata_dir = "state"\nallow_private_urls = true\nmax_tool_calls = 9\n'
+        'local_model = "/models/tiny.gguf"\nweb_search_provider = "searxng"\n'
+        'searxng_url = "http://search.local"\n'
+    )
+    settings = load_settings({"config": str(config)}, environ={"PARLEY_HOST": "127.0.0.2"})
+    assert settings.host == "127.0.0.2"
+    assert settings.data_dir == tmp_path / "state"
+    assert settings.allow_private_urls is True
+    assert settings.max_tool_calls == 9
+    assert settings.local_model == "/models/tiny.gguf"
+    assert (settings.web_search_provider, settings.searxng_url) == ("searxng", "http://search.local")
+
+
+def test_a_config_file_key_that_is_no_setting_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "parley.toml"
+    config.write_text('prot = 8000\n[[providers]]\nurl = "http://x/v1"\n')
+    with pytest.raises(ConfigError, match="unknown setting\\(s\\) prot"):
+        load_settings({"config": str(config)}, environ={})

@@ -28,7 +28,10 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     values.update({k: v for k, v in flags.items() if v is not None})
     settings = Settings()
     if values.get("config"):
-        settings = _from_file(Path(values["config"]), settings, environ)
+        path = Path(values["config"])
+        raw = _read_toml(path)
+        settings = _from_file(path, raw, settings, environ)
+        values = {**_file_settings(path, raw), **values}  # the file's settings weigh least
     updates = {name: read(values[name], name) for name, read in _PLAIN.items() if name in values}
     updates.update(_retrieval(values))
     updates.update(_web_search(values))
@@ -85,31 +88,38 @@ def _web_search(values: Mapping[str, Any]) -> dict[str, Any]:
     return updates | {"web_search_provider": name}
 
 
-def _from_file(path: Path, base: Settings, environ: Mapping[str, str]) -> Settings:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
-    updates: dict[str, Any] = {}
-    for key in ("host", "log_level", "reasoning_key", "summary_model"):
-        if key in raw:
-            updates[key] = str(raw[key])
-    if "port" in raw:
-        updates["port"] = _int(raw["port"], "port")
-    if "data_dir" in raw:
-        updates["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
-    if "unknown_parameters" in raw:
-        updates["unknown_parameters"] = _unknown_parameters(raw["unknown_parameters"], "unknown_parameters")
-    updates["providers"] = tuple(
-        _provider(entry, i, environ) for i, entry in enumerate(raw.get("providers", []))
-    )
-    names = [p.name for p in updates["providers"]]
+
+
+_FILE_TABLES = ("providers", "api_keys")
+"""The config file's arrays of tables; every other top-level key is a setting."""
+
+
+def _file_settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """The file's top-level settings, read like their flags and environment variables; a relative
+    ``data_dir`` is relative to the file. A key that is no setting is a mistake worth naming."""
+    names = {setting.name for setting in SETTINGS} - {"config"}
+    unknown = sorted(set(raw) - names - set(_FILE_TABLES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; see the README's Settings.")
+    values = {key: value for key, value in raw.items() if key in names}
+    if "data_dir" in values:
+        values["data_dir"] = str((path.parent / Path(values["data_dir"]).expanduser()).resolve())
+    return values
+
+
+def _from_file(path: Path, raw: dict[str, Any], base: Settings, environ: Mapping[str, str]) -> Settings:
+    """The file's providers and API keys (its other settings go the way of flags: ``_file_settings``)."""
+    providers = tuple(_provider(entry, i, environ) for i, entry in enumerate(raw.get("providers", [])))
+    names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: provider names must be unique, got {names}.")
-    updates.update(_limits(raw))
-    keys = raw.get("api_keys", [])
-    updates["api_keys"] = tuple(_api_key(entry, i, environ) for i, entry in enumerate(keys))
-    return replace(base, **updates)
+    keys = tuple(_api_key(entry, i, environ) for i, entry in enumerate(raw.get("api_keys", [])))
+    return replace(base, providers=providers, api_keys=keys)
 
 
 def _api_key(entry: Any, index: int, environ: Mapping[str, str]) -> ConfiguredKey:
