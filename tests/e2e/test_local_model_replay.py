@@ -20,22 +20,10 @@ import pytest
 from parley.app import create_app, http_transport, shutdown
 from parley.config import ProviderConfig, Settings
 from parley.local_model import BUNDLED_ALIAS, serve_local_model, with_local_model
+from tests.support.replay import RECORDINGS, WEATHER_TOOL, no_live_calls
 
-RECORDINGS = Path(__file__).parent.parent / "recordings"
 Json = dict[str, Any]
 
-WEATHER_TOOL: Json = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
 PLANET_FORMAT: Json = {
     "type": "json_schema",
     "name": "planet",
@@ -49,13 +37,6 @@ PLANET_FORMAT: Json = {
 }
 
 
-def _no_live_calls(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
-    """Replay never reaches the inner transport; if it did, this one fails the request loudly."""
-    return httpx2.MockTransport(
-        lambda request: httpx2.Response(599, text="live call attempted in replay mode")
-    )
-
-
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
     mode = os.environ.get("PARLEY_RECORDING_MODE", "replay")
@@ -65,7 +46,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
         settings = replace(base, providers=(ProviderConfig("local", "http://127.0.0.1:9/v1"),))
     else:
         settings = with_local_model(base, local)
-    app = create_app(settings, transport_factory=_no_live_calls if local is None else http_transport)
+    app = create_app(settings, transport_factory=no_live_calls if local is None else http_transport)
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://parley.test", timeout=120) as c:
         yield c

@@ -26,21 +26,9 @@ from pydantic import BaseModel
 
 from parley.testing.fake_upstream import Reply, ToolCall, split_pieces
 from tests.e2e.conftest import MODEL, Api, ScriptedUpstream
+from tests.support.replay import WEATHER_TOOL
 
 Json = dict[str, Any]
-
-WEATHER_TOOL: Json = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
 
 PLANET_SCHEMA: Json = {
     "type": "object",

@@ -16,16 +16,8 @@ import pytest
 from parley.app import create_app, http_transport, shutdown
 from parley.config import ProviderConfig, Settings
 from tests.recordings.make_from_seeds import WEATHER_TOOL
+from tests.support.replay import RECORDINGS, no_live_calls
 from tests.support.seeds import seed_chunks
-
-RECORDINGS = Path(__file__).parent.parent / "recordings"
-
-
-def _no_live_calls(config: ProviderConfig) -> httpx2.AsyncBaseTransport:
-    """Replay never reaches the inner transport; if it did, this one fails the request loudly."""
-    return httpx2.MockTransport(
-        lambda request: httpx2.Response(599, text="live call attempted in replay mode")
-    )
 
 
 @pytest.fixture
@@ -37,7 +29,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
         recording_mode=mode,  # type: ignore[arg-type]
         recordings_dir=RECORDINGS,
     )
-    app = create_app(settings, transport_factory=http_transport if mode != "replay" else _no_live_calls)
+    app = create_app(settings, transport_factory=http_transport if mode != "replay" else no_live_calls)
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=app), base_url="http://parley.test"
     ) as c:
