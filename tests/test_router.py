@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from parley.errors import NotFound, ServiceUnavailable
-from parley.providers.base import Capabilities
+from parley.providers.profiles import Capabilities
 from parley.providers.router import Router
 
 
@@ -30,6 +30,12 @@ class Named:
 
     async def get_json(self, path: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    async def recognise(self) -> None:
+        return None
+
+    async def count_tokens(self, model: str, texts: list[str]) -> list[int] | None:
+        return None
 
     async def aclose(self) -> None:
         return None

@@ -16,8 +16,11 @@ def test_the_summary_names_the_address_providers_state_and_auth(tmp_path: Path) 
     lines = summary(Settings(host="127.0.0.1", port=8321, data_dir=tmp_path, providers=providers), keys=0)
     assert lines[0].startswith("Parley ")
     assert "base_url is http://127.0.0.1:8321/v1" in lines[0]
-    assert lines[1] == "Provider openai at https://api.openai.com/v1: gpt-*, o3*"
-    assert lines[2] == "Provider local at http://127.0.0.1:9000/v1: every model no other provider claims"
+    assert lines[1] == "Provider openai at https://api.openai.com/v1 (openai): gpt-*, o3*"
+    assert lines[2] == (
+        "Provider local at http://127.0.0.1:9000/v1 (server recognised at its first request): "
+        "every model no other provider claims"
+    )
     assert lines[3] == f"State: {tmp_path} (SQLite parley.db, files, vector stores)"
     assert lines[4].startswith("Authentication off (no API keys): loopback only.")
 

@@ -35,7 +35,6 @@ from parley.engine.background import BackgroundResponses
 from parley.engine.limits import Limits
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
-from parley.providers.base import Capabilities
 from parley.providers.concurrency import ConcurrencyLimit
 from parley.providers.embedders import Embedder, RemoteEmbedder, local_embedder
 from parley.providers.endpoint import Endpoint
@@ -90,16 +89,13 @@ def build_provider(
     if config.max_concurrency is not None:  # outermost: a call queued here has sent nothing yet
         outbound = ConcurrencyLimit(outbound, config.max_concurrency)
     endpoint = Endpoint(config.url, outbound, headers=headers, timeout=config.timeout)
-    capabilities = Capabilities(
-        native_custom_tools=config.native_custom_tools,
-        reasoning_in_history=config.reasoning_in_history,
-        think_tags=config.think_tags,
-        unknown_parameters=config.unknown_parameters or settings.unknown_parameters,
-        extra_parameters=config.extra_parameters,
-        max_completion_tokens=config.sends_max_completion_tokens(),
-        summary_model=config.summary_model_or(settings.summary_model),
-    )
-    return OpenAICompatProvider(config.name, endpoint, capabilities)
+    policy = {
+        "unknown_parameters": config.unknown_parameters or settings.unknown_parameters,
+        "extra_parameters": config.extra_parameters,
+        "summary_model": config.summary_model_or(settings.summary_model),
+    }
+    overrides = {**config.capabilities, **policy}
+    return OpenAICompatProvider(config.name, endpoint, server=config.server, overrides=overrides)
 
 
 def build_limits(settings: Settings) -> Limits:

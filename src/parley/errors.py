@@ -17,7 +17,9 @@ enter Parley.
     ├── UpstreamError               the inference provider failed: 502
     │   ├── UpstreamTimeout         504
     │   ├── UpstreamStatus          the provider answered 4xx/5xx (body kept)
-    │   └── UpstreamProtocolError   the provider's answer could not be parsed
+    │   ├── UpstreamProtocolError   the provider's answer could not be parsed
+    │   └── ModelOutputInvalid      the answer broke what the request required,
+    │                               which its server could not enforce
     ├── ToolFailed                  a server-side tool crashed
     ├── LimitReached                max_output_tokens / max_tool_calls: ends as
     │                               ``response.incomplete``, not as an error
@@ -117,6 +119,13 @@ class UpstreamProtocolError(UpstreamError):
     """The provider's answer was not the chat-completions shape it promised."""
 
     code = "upstream_protocol_error"
+
+
+class ModelOutputInvalid(UpstreamError):
+    """The model's answer broke what the request required (a tool call, a JSON Schema), checked by
+    Parley because the provider's server could not enforce it; asked again once, it still did."""
+
+    code = "model_output_invalid"
 
 
 class ToolFailed(ParleyError):

@@ -128,8 +128,16 @@ def start(path: Path, model: str, log_path: Path, threads: int | None = None) ->
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
-    provider = ProviderConfig("local", f"http://127.0.0.1:{port}/v1", timeout=600.0)
+    provider = local_provider(f"http://127.0.0.1:{port}/v1")
     return LocalModel(process, provider, model, log_path)
+
+
+def local_provider(url: str) -> ProviderConfig:
+    """The local model's provider: llama-cpp-python's server, whose usage and ``json_schema`` gaps
+    the adapter in front of it fills (``local_server``, with the model's own token counts); what the
+    adapter does not fill, its server's row does."""
+    evened_out = {"stream_usage": True, "response_format": "json_schema"}
+    return ProviderConfig("local", url, timeout=600.0, server="llama-cpp-python", capabilities=evened_out)
 
 
 def serve_local_model(settings: Settings) -> LocalModel | None:

@@ -17,6 +17,7 @@ from parley import __version__
 from parley.config import Settings
 from parley.keys import active_count
 from parley.local_model import serve_local_model, with_local_model
+from parley.providers.profiles import server_of_url
 
 log = logging.getLogger("parley")
 
@@ -56,7 +57,8 @@ def summary(settings: Settings, keys: int) -> list[str]:
     lines = [f"Parley {__version__} on {base}: an OpenAI client's base_url is {base}/v1; docs: {base}/docs"]
     for provider in settings.providers:
         models = ", ".join(provider.models) if provider.models else "every model no other provider claims"
-        lines.append(f"Provider {provider.name} at {provider.url}: {models}")
+        server = provider.server or server_of_url(provider.url) or "server recognised at its first request"
+        lines.append(f"Provider {provider.name} at {provider.url} ({server}): {models}")
     if not settings.providers:
         lines.append("No provider: model calls answer 503 (pass --provider-url URL, or --config FILE).")
     lines.append(f"State: {settings.data_dir} (SQLite {settings.database_path.name}, files, vector stores)")

@@ -306,7 +306,8 @@ async def test_usage_is_summed_over_model_calls_and_max_tool_calls_stops(
 
 
 async def test_custom_tool_sent_natively(harness_factory: Callable[..., Harness]) -> None:
-    native = {"providers": (ProviderConfig("default", "http://upstream.test/v1", native_custom_tools=True),)}
+    capabilities = {"native_custom_tools": True}
+    native = {"providers": (ProviderConfig("default", "http://upstream.test/v1", capabilities=capabilities),)}
     h = harness_factory(
         [Reply(tool_calls=[ToolCall("apply_patch", PATCH, "c1", kind="custom")]), Reply(text="ok")], **native
     )

@@ -553,7 +553,8 @@ def failing_harness(harness_factory: Callable[..., Harness]) -> Callable[[Failur
     """A harness whose first upstream call fails as ``failure`` says; later calls answer 'Back to normal.'.
 
     A Reply is scripted on the fake upstream; an exception is raised by the transport itself, as a
-    timeout or a refused connection would be.
+    timeout or a refused connection would be (on the first chat call: the model list Parley reads
+    at first contact is answered).
     """
 
     def factory(failure: Failure) -> Harness:
@@ -567,7 +568,7 @@ def failing_harness(harness_factory: Callable[..., Harness]) -> Callable[[Failur
 
             async def handler(request: httpx2.Request) -> httpx2.Response:
                 nonlocal calls
-                calls += 1
+                calls += request.url.path.endswith("/chat/completions")
                 if calls == 1:
                     raise first
                 return await inner.handle_async_request(request)

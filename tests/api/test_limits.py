@@ -185,7 +185,8 @@ async def test_calls_past_a_providers_max_concurrency_wait_their_turn(harness_fa
         gates.append(Gate(inner))
         return gates[-1]
 
-    provider = ProviderConfig("default", "http://upstream.test/v1", max_concurrency=2)
+    # its server named, so that no model list is asked for at first contact: every call is a chat
+    provider = ProviderConfig("default", "http://upstream.test/v1", max_concurrency=2, server="generic")
     h = harness_factory(wrap=gated, providers=(provider,))
     gate = gates[0]
     calls = [asyncio.create_task(h.create(input=f"Question {n}.")) for n in range(3)]

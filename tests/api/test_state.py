@@ -139,7 +139,9 @@ async def test_list_and_delete(harness: Harness) -> None:
 async def test_reasoning_can_be_kept_from_providers_that_refuse_it(
     harness_factory: Callable[..., Harness],
 ) -> None:
-    no_reasoning = ProviderConfig("default", "http://upstream.test/v1", reasoning_in_history=False)
+    no_reasoning = ProviderConfig(
+        "default", "http://upstream.test/v1", capabilities={"reasoning_in_history": False}
+    )
     h = harness_factory(
         [Reply(reasoning="Rings: Saturn.", text="Saturn."), Reply(text="Titan.")], providers=(no_reasoning,)
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from parley.config import ProviderConfig, load_settings
+from parley.providers.profiles import profile, server_of_url
 from tests.conftest import Harness
 
 
@@ -23,12 +24,16 @@ from tests.conftest import Harness
             id="openai-default",
         ),
         pytest.param(
-            ProviderConfig("default", "https://api.openai.com/v1", max_completion_tokens=False),
+            ProviderConfig(
+                "default", "https://api.openai.com/v1", capabilities={"max_completion_tokens": False}
+            ),
             "max_tokens",
             id="openai-told-otherwise",
         ),
         pytest.param(
-            ProviderConfig("default", "http://upstream.test/v1", max_completion_tokens=True),
+            ProviderConfig(
+                "default", "http://upstream.test/v1", capabilities={"max_completion_tokens": True}
+            ),
             "max_completion_tokens",
             id="local-told-so",
         ),
@@ -61,5 +66,6 @@ def test_the_config_file_sets_it_per_provider(tmp_path: Path) -> None:
         "max_completion_tokens = false\n"
     )
     providers = load_settings({"config": str(config)}, environ={}).providers
-    assert [p.max_completion_tokens for p in providers] == [True, None, False]
-    assert [p.sends_max_completion_tokens() for p in providers] == [True, True, False]
+    assert [p.capabilities.get("max_completion_tokens") for p in providers] == [True, None, False]
+    rows = [profile(p.server or server_of_url(p.url) or "generic", p.capabilities) for p in providers]
+    assert [row.max_completion_tokens for row in rows] == [True, True, False]

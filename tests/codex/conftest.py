@@ -247,9 +247,8 @@ def run_codex(codex_bin: Path, tmp_path: Path) -> RunCodex:
             path.mkdir()
         fake = FakeUpstream(codex_script)
         with serve(fake.app, name="upstream", lifespan="off", probe="/v1/models") as upstream_port:
-            provider = ProviderConfig(
-                "default", f"http://127.0.0.1:{upstream_port}/v1", native_custom_tools=native_custom_tools
-            )
+            native = {"native_custom_tools": native_custom_tools}
+            provider = ProviderConfig("default", f"http://127.0.0.1:{upstream_port}/v1", capabilities=native)
             app = create_app(Settings(data_dir=dirs["parley-data"], providers=(provider,)))
             with serve(app, name="parley", lifespan="on", probe="/health") as parley_port:
                 base_url = json.dumps(f"http://127.0.0.1:{parley_port}/v1")

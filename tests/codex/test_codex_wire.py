@@ -82,7 +82,8 @@ async def test_captured_request_streams_what_the_sdk_parses(
     capture: str, native: bool, harness_factory: Callable[..., Harness], tmp_path: Path
 ) -> None:
     body = json.loads((CAPTURES / f"{capture}.request.json").read_text())
-    provider = ProviderConfig("default", "http://upstream.test/v1", native_custom_tools=native)
+    capabilities = {"native_custom_tools": native}
+    provider = ProviderConfig("default", "http://upstream.test/v1", capabilities=capabilities)
     h = harness_factory(every_call, providers=(provider,))
     r = await h.client.post("/v1/responses", json=body, headers=HEADERS)
     assert r.status_code == 200, r.text

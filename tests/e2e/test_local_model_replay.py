@@ -18,9 +18,9 @@ import httpx2
 import pytest
 
 from parley.app import create_app, http_transport, shutdown
-from parley.config import ProviderConfig, Settings
-from parley.local_model import BUNDLED_ALIAS, serve_local_model, with_local_model
-from tests.support.replay import RECORDINGS, WEATHER_TOOL, no_live_calls
+from parley.config import Settings
+from parley.local_model import BUNDLED_ALIAS, local_provider, serve_local_model, with_local_model
+from tests.support.replay import RECORDINGS, WEATHER_TOOL, no_live_calls, streamed
 
 Json = dict[str, Any]
 
@@ -43,7 +43,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
     local = None if mode == "replay" else serve_local_model(Settings(data_dir=tmp_path))
     base = Settings(data_dir=tmp_path, recording_mode=mode, recordings_dir=RECORDINGS)  # type: ignore[arg-type]
     if local is None:
-        settings = replace(base, providers=(ProviderConfig("local", "http://127.0.0.1:9/v1"),))
+        settings = replace(base, providers=(local_provider("http://127.0.0.1:9/v1"),))
     else:
         settings = with_local_model(base, local)
     app = create_app(settings, transport_factory=no_live_calls if local is None else http_transport)
@@ -70,18 +70,7 @@ async def test_a_real_model_answers_from_its_recording(client: httpx2.AsyncClien
 
 
 async def test_a_real_model_streams_from_its_recording(client: httpx2.AsyncClient) -> None:
-    request = _ask(input="Name three primary colors.", stream=True)
-    events: list[Json] = []
-    async with client.stream("POST", "/v1/responses", json=request) as stream:
-        async for line in stream.aiter_lines():
-            if line.startswith("data: {"):
-                events.append(json.loads(line[6:]))
-    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
-    done = next(e for e in events if e["type"] == "response.output_text.done")
-    assert len(deltas) > 3
-    assert "".join(deltas) == done["text"]
-    assert events[-1]["type"] == "response.completed"
-    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    await streamed(client, _ask(input="Name three primary colors."))
 
 
 async def test_a_forced_tool_call_from_a_real_model(client: httpx2.AsyncClient) -> None:

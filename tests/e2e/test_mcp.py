@@ -321,7 +321,8 @@ async def test_tool_choice_forces_an_mcp_tool_on_the_first_model_call_only(
 async def test_tool_choice_naming_a_server_requires_one_of_its_tools(
     harness_factory: Callable[..., Harness], mcp_server: McpTestServer
 ) -> None:
-    h = harness_factory([Reply(text="Fine.")], allow_private_urls=True)
+    called = Reply(tool_calls=[ToolCall("demo__add", '{"a": 2, "b": 3}')])  # as required
+    h = harness_factory([called, Reply(text="Fine.")], allow_private_urls=True)
     function: Any = {"type": "function", "name": "local", "parameters": {"type": "object"}}
     tools: Any = [mcp_tool(mcp_server.http_url, allowed_tools=["add", "greet"]), function]
     choice: Any = {"type": "mcp", "server_label": "demo"}

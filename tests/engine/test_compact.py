@@ -94,15 +94,15 @@ def test_a_compaction_in_stored_history_converts_the_same_incrementally() -> Non
     items = [user(1), assistant(1), sealed_compaction("S", [user(2)]), assistant(2)]
     stored = read_stored(items, {"message", "compaction"}, SEALER)
     cache = HistoryMessages()
-    first = cache.convert(("o", "msg_u1"), stored, NO_TOOLS, True)
-    again = cache.convert(("o", "msg_u1"), [*stored, user(3)], NO_TOOLS, True)
+    first = cache.convert(("o", "msg_u1"), stored, NO_TOOLS, "reasoning_content")
+    again = cache.convert(("o", "msg_u1"), [*stored, user(3)], NO_TOOLS, "reasoning_content")
     assert again.messages == to_chat_messages(None, [*stored, user(3)], NO_TOOLS)
     assert first.messages[0]["content"] == SUMMARY_HEADING + "S"
 
 
 def test_a_compaction_in_the_input_replaces_the_encoded_history_too() -> None:
     stored = [user(1), assistant(1), user(2), assistant(2)]
-    kept = HistoryMessages().convert(("o", "msg_u1"), stored, NO_TOOLS, True)
+    kept = HistoryMessages().convert(("o", "msg_u1"), stored, NO_TOOLS, "reasoning_content")
     assert kept.encoded == 3  # the last assistant message may still grow
     new = [*open_compaction(sealed_compaction("S", [user(3)]), SEALER)]
     messages = to_chat_messages(None, new, NO_TOOLS, after=kept)

@@ -48,7 +48,7 @@ def toolset() -> Toolset:
 
 def check(cache: HistoryMessages, stored: list[Item], new: list[Item], tools: Toolset) -> None:
     """Converted from what is kept: the same messages, and the same bytes on the wire."""
-    converted = cache.convert(("alice", stored[0]["id"]), stored, tools, True)
+    converted = cache.convert(("alice", stored[0]["id"]), stored, tools, "reasoning_content")
     cached = to_chat_messages("Be brief.", new, tools, after=converted)
     whole = to_chat_messages("Be brief.", [*stored, *new], tools)
     assert cached == whole
@@ -85,7 +85,7 @@ def test_the_kept_conversion_is_never_changed_by_what_follows_it() -> None:
     assistant: Any = {"id": "msg_2", "type": "message", "role": "assistant", "content": said}
     stored = [{"id": "msg_1", "type": "message", "role": "user", "content": "deploy it"}, assistant]
     call = {"id": "fc_3", "type": "function_call", "call_id": "c3", "name": "deploy", "arguments": "{}"}
-    first = cache.convert(("alice", "msg_1"), stored, tools, True)
+    first = cache.convert(("alice", "msg_1"), stored, tools, "reasoning_content")
     before = [dict(m) for m in first.messages]
     to_chat_messages(None, [call], tools, after=first)  # joins the open assistant message
     assert first.messages == before
@@ -96,7 +96,7 @@ def test_least_recently_used_histories_are_dropped() -> None:
     cache, tools = HistoryMessages(size=2), toolset()
     for n in range(3):
         message = {"id": f"msg_{n}", "type": "message", "role": "user", "content": "x"}
-        cache.convert(("alice", f"msg_{n}"), [message], tools, True)
+        cache.convert(("alice", f"msg_{n}"), [message], tools, "reasoning_content")
     assert len(cache._kept) == 2
 
 

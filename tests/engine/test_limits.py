@@ -16,7 +16,7 @@ from parley.engine.prepare import Turn
 from parley.engine.toolset import Toolset
 from parley.engine.turn import run_turn
 from parley.errors import LimitReached, ToolFailed
-from parley.providers.base import Capabilities
+from parley.providers.profiles import Capabilities
 from parley.retrieval.library import VectorStoreLibrary
 from parley.tools.base import HostedCall, Item, Json, ToolHost
 from parley.tools.deadline import within

@@ -20,6 +20,7 @@ from parley.config.model import (
     WebSearchProvider,
 )
 from parley.config.table import SETTINGS
+from parley.providers.profiles import SERVERS, check_capability
 
 
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
@@ -51,7 +52,12 @@ def _switch(value: Any, name: str) -> bool:
 
 def _default_provider(values: Mapping[str, Any]) -> ProviderConfig:
     """The provider ``--provider-url`` names: it serves every model no configured provider claims."""
-    default = ProviderConfig("default", str(values["provider_url"]), values.get("provider_api_key"))
+    default = ProviderConfig(
+        "default",
+        str(values["provider_url"]),
+        values.get("provider_api_key"),
+        server=_server(values.get("provider_server"), "provider_server"),
+    )
     if values.get("provider_max_concurrency") is None:
         return default
     concurrency = _count_or_none(values["provider_max_concurrency"], "provider_max_concurrency")
@@ -157,19 +163,44 @@ def _provider(entry: Any, index: int, environ: Mapping[str, str]) -> ProviderCon
         api_key=api_key,
         models=tuple(models),
         timeout=float(entry.get("timeout", 600.0)),
-        native_custom_tools=bool(entry.get("native_custom_tools", False)),
-        reasoning_in_history=bool(entry.get("reasoning_in_history", True)),
-        think_tags=bool(entry.get("think_tags", True)),
+        server=_server(entry.get("server"), f"{where}.server"),
+        capabilities=_capabilities(entry, where),
         unknown_parameters=(
             None if policy is None else _unknown_parameters(policy, f"{where}.unknown_parameters")
         ),
         extra_parameters=_names(entry.get("extra_parameters", []), f"{where}.extra_parameters"),
-        max_completion_tokens=(
-            None if entry.get("max_completion_tokens") is None else bool(entry["max_completion_tokens"])
-        ),
         summary_model=None if entry.get("summary_model") is None else str(entry["summary_model"]),
         max_concurrency=_count_or_none(entry.get("max_concurrency", 0), f"{where}.max_concurrency"),
     )
+
+
+_PROVIDER_KEYS = frozenset(
+    {"name", "url", "api_key", "api_key_env", "models", "timeout", "server", "unknown_parameters"}
+    | {"extra_parameters", "summary_model", "max_concurrency"}
+)
+
+
+def _server(value: Any, where: str) -> str | None:
+    """A row of the known servers' table; ``auto`` (or none): recognised at first contact."""
+    if value is None or value == "auto":
+        return None
+    if value not in SERVERS and value != "generic":
+        known = ", ".join(["auto", "generic", *SERVERS])
+        raise ConfigError(f"{where} must be one of {known}, got {value!r}.")
+    return str(value)
+
+
+def _capabilities(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The provider's capability settings; any other key that is not a provider setting is named."""
+    capabilities = {}
+    for key, value in entry.items():
+        if key in _PROVIDER_KEYS:
+            continue
+        try:
+            capabilities[key] = check_capability(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return capabilities
 
 
 def _limits(values: Mapping[str, Any]) -> dict[str, Any]:

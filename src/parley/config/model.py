@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
 RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
 WebSearchProvider = Literal["searxng", "tavily", "brave"]
@@ -34,15 +34,12 @@ class ProviderConfig:
     """Vendor extensions this provider takes (vLLM's ``guided_choice``, ``chat_template_kwargs``):
     sent by clients as extra top-level fields, passed on to its chat request."""
     timeout: float = 600.0
-    native_custom_tools: bool = False
-    reasoning_in_history: bool = True
-    think_tags: bool = True
-    """Read a ``<think>`` block that opens the content as reasoning (R1/Qwen3 served without a parser)."""
-    """Send earlier turns' reasoning back as ``reasoning_content`` (DeepSeek's API refuses it: set false)."""
-    """Send custom (freeform) tools as chat ``custom`` tools; otherwise as one-string-parameter functions."""
-    max_completion_tokens: bool | None = None
-    """Send the output limit as ``max_completion_tokens`` (true) or ``max_tokens`` (false); unset:
-    ``max_completion_tokens`` for OpenAI's own API only (see ``Capabilities.max_completion_tokens``)."""
+    server: str | None = None
+    """The known server it runs (a row of ``providers.profiles.SERVERS``: ``vllm``, ``ollama``, ...);
+    None: recognised at first contact from what the server says about itself."""
+    capabilities: Mapping[str, Any] = field(default_factory=dict)
+    """Capabilities set for this provider (``stream_usage = false``, ``response_format =
+    "json_object"``, ...), which win over its server's row."""
     summary_model: str | None = None
     """Its model that writes reasoning summaries (``reasoning.summary``); unset: the deployment's
     ``summary_model``; empty: none for this provider."""
@@ -52,12 +49,6 @@ class ProviderConfig:
     def summary_model_or(self, default: str | None) -> str | None:
         """The model that writes this provider's reasoning summaries, if any."""
         return (default if self.summary_model is None else self.summary_model) or None
-
-    def sends_max_completion_tokens(self) -> bool:
-        if self.max_completion_tokens is not None:
-            return self.max_completion_tokens
-        host = (urlsplit(self.url).hostname or "").lower()
-        return host == "api.openai.com" or host.endswith(".openai.azure.com")
 
 
 @dataclass(frozen=True)

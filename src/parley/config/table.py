@@ -136,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "limit of its own); past it the call fails and the model is told so.",
     ),
     Setting(
+        "provider_server",
+        "PARLEY_PROVIDER_SERVER",
+        "The server at --provider-url (vllm, llama-server, llama-cpp-python, ollama, lm-studio, sglang, "
+        "tgi, openai, generic); default auto: recognised at first contact. Sets its capability profile.",
+    ),
+    Setting(
         "provider_max_concurrency",
         "PARLEY_PROVIDER_MAX_CONCURRENCY",
         "Calls to --provider-url at once (default 0: no limit); more wait queued. Providers in the "

@@ -20,6 +20,9 @@ from parley.wire import events
 from parley.wire.events import Event
 from parley.wire.items import Item
 
+CLIENT_CALLS = frozenset({"function_call", "custom_tool_call", "tool_search_call"})
+"""Call items handed back to the caller: they end the response."""
+
 
 @dataclass
 class CallItem:

@@ -20,9 +20,12 @@ _PASSED_THROUGH = ("user", "safety_identifier", "prompt_cache_key")
 def _tool_choice(
     request: CreateResponseRequest, toolset: Toolset, tools: list[dict[str, Any]], first_step: bool
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list. A hosted tool is
-    forced on the turn's first model call only: the model then answers from what it returned."""
+    """The chat tool_choice, and the tools narrowed to an ``allowed_tools`` list. A tool is forced
+    (named, or ``required``) on the turn's first model call only: after a hosted call the model
+    answers from what it returned (a caller's call ends the response anyway)."""
     choice = request.tool_choice
+    if choice == "required" and not first_step:
+        return "auto", tools
     if isinstance(choice, HostedChoice | McpChoice):
         return forced_hosted(choice, tools) if first_step else ("auto", tools)
     if isinstance(choice, FunctionChoice | CustomChoice):

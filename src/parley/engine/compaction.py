@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from parley.engine.assemble import Assembler
 from parley.engine.messages import Message, to_chat_messages
+from parley.engine.server_fit import fit_to_server, message_text
 from parley.engine.toolset import Toolset
 from parley.engine.usage import Usage
+from parley.engine.usage_count import counted_usage
 from parley.ids import new_id
 from parley.providers.base import ChatProvider
 from parley.retrieval.tokens import count_tokens
@@ -137,8 +139,8 @@ async def summarize(
     provider: ChatProvider, model: str, items: list[Item], toolset: Toolset
 ) -> tuple[str, dict[str, Any] | None]:
     """The summary of ``items`` written by one streamed model call, and that call's usage."""
-    history = transcript(to_chat_messages(None, items, toolset, with_reasoning=False))
-    body = {
+    history = transcript(to_chat_messages(None, items, toolset, reasoning_field=None))
+    body: dict[str, Any] = {
         "model": model,
         "messages": [
             {"role": "system", "content": SUMMARY_PROMPT},
@@ -147,19 +149,14 @@ async def summarize(
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    body, _ = fit_to_server(body, provider.capabilities)
     # The assembler reads the answer as any model call's is read (reasoning fields, <think> blocks).
     assembler = Assembler(think_tags=provider.capabilities.think_tags)
     async for chunk in provider.stream_chat(body):
         assembler.feed(chunk)
     assembler.finish()
-    text = "".join(
-        part["text"]
-        for item in assembler.items
-        if item["type"] == "message"
-        for part in item["content"]
-        if part["type"] == "output_text"
-    )
-    return text.strip(), assembler.usage
+    usage = assembler.usage or await counted_usage(provider, model, body, assembler.items)
+    return message_text(assembler.items).strip(), usage
 
 
 async def compact(turn: Turn, item_id: str, usage: Usage) -> tuple[Item, list[Item]]:

@@ -83,17 +83,19 @@ class HistoryMessages:
         types = frozenset(chain.from_iterable(map(kinds, appended))) | (kept.types if kept else frozenset())
         return self._types.keep(key, _Types(len(items), items[-1].get("id") if items else None, types)).types
 
-    def convert(self, key: Hashable, items: list[Item], toolset: Toolset, with_reasoning: bool) -> Converted:
+    def convert(
+        self, key: Hashable, items: list[Item], toolset: Toolset, reasoning_field: str | None
+    ) -> Converted:
         """``items`` (a turn's stored history) as chat messages; ``key`` names the history, and the
         conversion depends on the tools' chat names and the provider's reasoning capability too."""
-        full_key = (key, toolset.signature(), with_reasoning)
+        full_key = (key, toolset.signature(), reasoning_field)
         kept = self._kept.extended(full_key, items)
         if kept is None:
-            return self._kept.keep(full_key, _encoded(convert(items, toolset, with_reasoning), None))
+            return self._kept.keep(full_key, _encoded(convert(items, toolset, reasoning_field), None))
         appended = items[kept.count :]
         if not appended:
             return self._kept.keep(full_key, kept)
-        return self._kept.keep(full_key, _encoded(convert(appended, toolset, with_reasoning, kept), kept))
+        return self._kept.keep(full_key, _encoded(convert(appended, toolset, reasoning_field, kept), kept))
 
 
 def _encoded(converted: Converted, kept: Converted | None) -> Converted:

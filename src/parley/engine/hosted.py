@@ -24,8 +24,6 @@ from parley.errors import LimitReached, ToolFailed
 from parley.tools.base import HostedTool, Item
 from parley.wire.events import Event
 
-CLIENT_CALLS = frozenset({"function_call", "custom_tool_call", "tool_search_call"})
-"""Call items handed back to the caller: they end the response."""
 AWAITING_CALLER = frozenset({"mcp_approval_request"})
 """Items a hosted tool adds that wait for the caller (an approval): they end the response too."""
 

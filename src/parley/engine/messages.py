@@ -25,9 +25,10 @@ SUMMARY_HEADING = "Summary of the conversation so far:\n\n"
 
 
 class MessageBuilder:
-    def __init__(self, toolset: Toolset, with_reasoning: bool = True) -> None:
+    def __init__(self, toolset: Toolset, reasoning_field: str | None = "reasoning_content") -> None:
+        """``reasoning_field``: where earlier reasoning goes in an assistant message; None: left out."""
         self.toolset = toolset
-        self.with_reasoning = with_reasoning
+        self.reasoning_field = reasoning_field
         self.messages: list[Message] = []
         self._assistant: Message | None = None
         self._attached: Message | None = None
@@ -141,9 +142,10 @@ def _hosted(item: Item, out: MessageBuilder) -> None:
 
 def _reasoning(item: Item, out: MessageBuilder) -> None:
     text = "".join(part.get("text", "") for part in item.get("content") or ())
-    if text and out.with_reasoning:
+    field = out.reasoning_field
+    if text and field:
         message = out.assistant()
-        message["reasoning_content"] = message.get("reasoning_content", "") + text
+        message[field] = message.get(field, "") + text
 
 
 def _compaction(item: Item, out: MessageBuilder) -> None:
@@ -197,11 +199,11 @@ class Converted:
 
 
 def convert(
-    items: list[Item], toolset: Toolset, with_reasoning: bool, after: Converted | None = None
+    items: list[Item], toolset: Toolset, reasoning_field: str | None, after: Converted | None = None
 ) -> Converted:
     """``items`` as chat messages, continuing ``after`` (which is never changed: the open assistant
     message it ends with is copied before anything is added to it)."""
-    builder = MessageBuilder(toolset, with_reasoning)
+    builder = MessageBuilder(toolset, reasoning_field)
     if after is not None:
         builder.messages = list(after.messages)
         if after.open_assistant:
@@ -227,12 +229,12 @@ def to_chat_messages(
     items: list[Item],
     toolset: Toolset,
     *,
-    with_reasoning: bool = True,
+    reasoning_field: str | None = "reasoning_content",
     after: Converted | None = None,
 ) -> list[Message]:
     """The chat messages of ``items`` (following the already converted ``after``), instructions first.
     What of ``after`` is already encoded is passed on as such (``PreEncoded``)."""
-    messages = convert(items, toolset, with_reasoning, after).messages
+    messages = convert(items, toolset, reasoning_field, after).messages
     head = [{"role": "system", "content": instructions}] if instructions else []
     if after is not None and after.intact_in(messages):
         return PreEncoded([*head, *messages], len(head), len(head) + after.encoded, after.encoded_json)

@@ -23,6 +23,7 @@ from parley.engine.pairing import check_calls_answered
 from parley.engine.parameters import vendor_parameters
 from parley.engine.prompts import apply_prompt
 from parley.engine.references import input_items as resolve_input
+from parley.engine.structured_output import check_schema
 from parley.engine.toolset import Toolset
 from parley.errors import InvalidRequest, ParleyError
 from parley.ids import new_id
@@ -108,7 +109,9 @@ async def prepare_turn(
     prompted = await apply_prompt(request, deps.prompts, owner)  # template messages go after the history
     request = prompted.request
     check_request(request, deps.limits)
+    check_schema(request)
     provider, model = deps.router.resolve(prompted.model)
+    await provider.recognise()  # its capabilities decide how the request is sent
     vendor = vendor_parameters(request, provider)
     stored = await _stored_context(request, deps, owner)
     stored_types = deps.histories.item_types((owner, stored[0].get("id")), stored) if stored else frozenset()

@@ -22,7 +22,9 @@ from typing import Any, Literal
 from parley.engine.assemble import Assembler
 from parley.engine.limits import until
 from parley.engine.prepare import Turn
+from parley.engine.server_fit import fit_to_server
 from parley.engine.usage import Usage
+from parley.engine.usage_count import counted_usage
 from parley.errors import ClientError, ParleyError, UpstreamError
 from parley.providers.base import ChatProvider
 from parley.wire import events
@@ -132,14 +134,16 @@ class Summarizer:
         """The summary's text as it streams. The answer is read as any model call's is (the summary
         model's own reasoning, in its fields or in ``<think>`` tags, is left out)."""
         assembler = Assembler(think_tags=self._provider.capabilities.think_tags)
-        async for chunk in until(self._deadline, self._provider.stream_chat(self._body(reasoning))):
+        body, _ = fit_to_server(self._body(reasoning), self._provider.capabilities)
+        async for chunk in until(self._deadline, self._provider.stream_chat(body)):
             for event in assembler.feed(chunk):
                 if event["type"] == "response.output_text.delta":
                     yield event["delta"]
         for event in assembler.finish():
             if event["type"] == "response.output_text.delta":
                 yield event["delta"]
-        self._usage.add(assembler.usage)
+        provider, model = self._provider, self._model
+        self._usage.add(assembler.usage or await counted_usage(provider, model, body, assembler.items))
 
     def _body(self, reasoning: str) -> dict[str, Any]:
         return {

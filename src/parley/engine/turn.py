@@ -15,13 +15,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from parley.engine.assemble import Assembler
-from parley.engine.calls import CallIds, PendingHostedCall
+from parley.engine.calls import CLIENT_CALLS, CallIds, PendingHostedCall
 from parley.engine.chat_request import chat_body
 from parley.engine.compaction import compact_in_turn, needs_compaction
 from parley.engine.emit import TERMINAL_EVENTS, Emitter
 from parley.engine.hosted import (
     AWAITING_CALLER,
-    CLIENT_CALLS,
     CallBudget,
     held_back,
     open_groups,
@@ -32,8 +31,11 @@ from parley.engine.limits import check_deadline, tool_call_limit, until
 from parley.engine.messages import drop_oldest_turn, to_chat_messages
 from parley.engine.prepare import Turn
 from parley.engine.reasoning_summary import with_summaries
+from parley.engine.server_fit import Expectation, fit_to_server
+from parley.engine.structured_output import refused_schema
 from parley.engine.unknown_model import model_not_found, names_unknown_model
 from parley.engine.usage import Usage
+from parley.engine.usage_count import counted_usage
 from parley.errors import (
     ContextLengthExceeded,
     LimitReached,
@@ -135,11 +137,7 @@ async def _model_call(
     hosted tool calls to run next (appended to ``hosted``)."""
     request = turn.request
     check_deadline(turn.deadline)
-    max_tokens = request.max_output_tokens
-    if max_tokens is not None:
-        max_tokens -= usage.output_tokens
-        if max_tokens <= 0:
-            raise LimitReached("max_output_tokens")
+    max_tokens = _tokens_left(turn, usage)
     messages = _messages(turn)
     if needs_compaction(turn, messages):
         async for event in until(turn.deadline, compact_in_turn(turn, usage)):
@@ -149,7 +147,47 @@ async def _model_call(
     body = chat_body(request, turn.model, messages, turn.toolset, max_tokens, first_step, limit_field=limit)
     if turn.vendor_parameters:  # Parley's own fields win over a vendor extension of the same name
         body = {**turn.vendor_parameters, **body}
-    assembler = _assembler(turn)
+    body, expected = fit_to_server(body, turn.provider.capabilities)
+    if expected is None or expected.enforced:
+        assembler = _assembler(turn)
+        async for event in _answer(turn, body, assembler, usage):
+            yield event
+        if expected is not None:  # the server was trusted to enforce what the request requires
+            _check_enforced(turn, expected, assembler)
+    else:
+        assembler, events = await _checked_answer(turn, body, expected, usage)
+        for event in events:
+            yield event
+    items.extend(assembler.items)
+    hosted.extend(assembler.hosted_calls)
+    reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
+    if reason is not None:
+        raise LimitReached(reason)
+
+
+def _check_enforced(turn: Turn, expected: Expectation, assembler: Assembler) -> None:
+    """An answer the server was asked to make right, checked at its end: one that is not fails the
+    response rather than pass for what the request required."""
+    cut = assembler.finish_reason == "length"
+    problem = expected.problem(assembler.items, len(assembler.hosted_calls), cut=cut)
+    if problem is not None:
+        raise expected.unenforced(turn.provider.capabilities.server, problem)
+
+
+def _tokens_left(turn: Turn, usage: Usage) -> int | None:
+    """What is left of ``max_output_tokens`` after the response's earlier model calls."""
+    if turn.request.max_output_tokens is None:
+        return None
+    left = turn.request.max_output_tokens - usage.output_tokens
+    if left <= 0:
+        raise LimitReached("max_output_tokens")
+    return left
+
+
+async def _answer(
+    turn: Turn, body: dict[str, Any], assembler: Assembler, usage: Usage
+) -> AsyncIterator[Event]:
+    """The events of one model call; its usage added, counted when the provider reported none."""
     try:
         async for chunk in until(turn.deadline, _fitting_stream(turn, body)):
             for event in _feed(assembler, chunk, turn.provider.name):
@@ -160,24 +198,46 @@ async def _model_call(
         raise
     for event in assembler.finish():
         yield event
+    if assembler.usage is None:
+        assembler.usage = await counted_usage(turn.provider, turn.model, body, assembler.items)
     usage.add(assembler.usage)
-    items.extend(assembler.items)
-    hosted.extend(assembler.hosted_calls)
-    reason = _INCOMPLETE_REASONS.get(assembler.finish_reason or "")
-    if reason is not None:
-        raise LimitReached(reason)
+
+
+async def _checked_answer(
+    turn: Turn, body: dict[str, Any], expected: Expectation, usage: Usage
+) -> tuple[Assembler, list[Event]]:
+    """A model call whose answer is checked before any of it is let out (the provider's server cannot
+    enforce what the request requires), asked once more with the problem stated."""
+
+    async def attempt(body: dict[str, Any]) -> tuple[Assembler, list[Event], str | None]:
+        assembler = _assembler(turn)
+        events = [event async for event in _answer(turn, body, assembler, usage)]
+        cut = assembler.finish_reason == "length"
+        return assembler, events, expected.problem(assembler.items, len(assembler.hosted_calls), cut=cut)
+
+    assembler, events, problem = await attempt(body)
+    if problem is not None:
+        again = expected.retry(body, assembler.items, problem)
+        for limit in ("max_tokens", "max_completion_tokens"):  # the first answer's tokens count too
+            if limit in again:
+                again[limit] = _tokens_left(turn, usage)
+        assembler, events, problem = await attempt(again)
+        if problem is not None:
+            raise expected.failure(turn.provider.capabilities.server, problem)
+    return assembler, events
 
 
 def _messages(turn: Turn) -> list[dict[str, Any]]:
     """The context as chat messages; its stored head converted once per history (``HistoryMessages``)."""
-    with_reasoning = turn.provider.capabilities.reasoning_in_history
+    capabilities = turn.provider.capabilities
+    reasoning = capabilities.reasoning_field if capabilities.reasoning_in_history else None
     stored, items, after = turn.context[: turn.history], turn.context, None
     if stored and turn.histories is not None:
         key = (turn.owner, stored[0].get("id"))
-        after = turn.histories.convert(key, stored, turn.toolset, with_reasoning)
+        after = turn.histories.convert(key, stored, turn.toolset, reasoning)
         items = turn.context[turn.history :]
     return to_chat_messages(
-        turn.request.instructions, items, turn.toolset, with_reasoning=with_reasoning, after=after
+        turn.request.instructions, items, turn.toolset, reasoning_field=reasoning, after=after
     )
 
 
@@ -214,9 +274,12 @@ async def _fitting_stream(turn: Turn, body: dict[str, Any]) -> AsyncIterator[dic
             body = {**body, "messages": trimmed}
             continue
         except UpstreamStatus as exc:
-            if not names_unknown_model(exc):
+            if names_unknown_model(exc):
+                raise model_not_found(str(turn.response["model"]), turn.provider.name) from exc
+            refusal = refused_schema(exc, turn.request)
+            if refusal is None:
                 raise
-            raise model_not_found(str(turn.response["model"]), turn.provider.name) from exc
+            raise refusal from exc
         if first is not None:
             yield first
             async for chunk in stream:

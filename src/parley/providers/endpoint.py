@@ -30,6 +30,8 @@ class Endpoint:
         connect_timeout: float = 10.0,
     ) -> None:
         self._base = base_url.rstrip("/") + "/"
+        self._root = self._base.removesuffix("v1/")
+        """Where a server's own endpoints live (llama.cpp's ``/tokenize``): the base without ``/v1``."""
         self._transport = transport
         self._headers = [("user-agent", f"parley/{__version__}"), *(headers or {}).items()]
         self._urls: dict[str, httpx2.URL] = {}
@@ -40,9 +42,11 @@ class Endpoint:
         """The base URL as it may be shown in errors and logs: without any user or password in it."""
 
     def _url(self, path: str) -> httpx2.URL:
+        """``path`` relative to the base URL, or, starting with ``/``, to the server's root."""
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = httpx2.URL(self._base + path)
+            whole = self._root + path[1:] if path.startswith("/") else self._base + path
+            url = self._urls[path] = httpx2.URL(whole)
         return url
 
     async def send(self, method: str, path: str, json_body: bytes | None = None) -> httpx2.Response:

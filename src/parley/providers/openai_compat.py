@@ -7,8 +7,10 @@ family in one context manager, keeping the upstream message.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -18,15 +20,20 @@ import orjson
 from parley.errors import (
     ContextLengthExceeded,
     ParleyError,
+    RecordingMissing,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatus,
     UpstreamTimeout,
 )
-from parley.providers.base import Capabilities, Json
+from parley.providers.base import Json
 from parley.providers.encoding import encode_body
 from parley.providers.endpoint import Endpoint
+from parley.providers.profiles import Capabilities, profile, recognise, server_of_url
 from parley.providers.sse import iter_sse_data
+from parley.providers.tokenize import count_tokens
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -60,10 +67,48 @@ def status_error(status: int, body: str) -> ParleyError:
 
 
 class OpenAICompatProvider:
-    def __init__(self, name: str, endpoint: Endpoint, capabilities: Capabilities | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        *,
+        server: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``server``: the row of ``profiles.SERVERS`` to use; None: recognise the server at first
+        contact. ``overrides``: capabilities set in the config, which win over the row."""
         self.name = name
-        self.capabilities = capabilities or Capabilities()
         self._endpoint = endpoint
+        self._overrides = dict(overrides or {})
+        known = server or server_of_url(endpoint.url)
+        self.capabilities: Capabilities = profile(known or "generic", self._overrides)
+        self._recognised = known is not None
+        self._recognising = asyncio.Lock()
+
+    async def recognise(self) -> None:
+        """Ask the server its model list once and take the row of the server it names. A server
+        that cannot be asked stays ``generic``; one that cannot be reached is asked again next time."""
+        if self._recognised:
+            return
+        async with self._recognising:
+            if self._recognised:
+                return
+            try:
+                server = recognise(await self.get_json("models"))
+            except (UpstreamStatus, UpstreamProtocolError, RecordingMissing) as exc:
+                log.info("provider %r not recognised (%s): taken as generic", self.name, exc.message)
+                server = "generic"
+            except UpstreamError:  # not reached: asked again at the next request
+                return
+            self.capabilities = profile(server, self._overrides)
+            self._recognised = True
+            log.info("provider %r at %s is %s", self.name, self._endpoint.url, server)
+
+    async def count_tokens(self, model: str, texts: list[str]) -> list[int] | None:
+        tokenizer = self.capabilities.tokenizer
+        if tokenizer == "none":
+            return None
+        return await count_tokens(self._post_any, tokenizer, model, texts)
 
     @asynccontextmanager
     async def _streamed(self, path: str, body: Json) -> AsyncIterator[httpx2.Response]:
@@ -125,21 +170,27 @@ class OpenAICompatProvider:
                 yield chunk
 
     async def post_json(self, path: str, body: Json) -> Json:
-        return await self._read_json("POST", path, orjson.dumps(body))
+        return self._object(await self._read("POST", path, orjson.dumps(body)))
 
     async def get_json(self, path: str) -> Json:
-        return await self._read_json("GET", path)
+        return self._object(await self._read("GET", path))
 
-    async def _read_json(self, method: str, path: str, body: bytes | None = None) -> Json:
+    async def _post_any(self, path: str, body: Json) -> Any:
+        return await self._read("POST", path, orjson.dumps(body))
+
+    async def _read(self, method: str, path: str, body: bytes | None = None) -> Any:
         with upstream_errors(self.name, self._endpoint.url):
             response = await self._endpoint.send(method, path, body)
             try:
                 await response.aread()
             finally:
                 await response.aclose()
-        return self._json(response)
+        return self._parsed(response)
 
     def _json(self, response: httpx2.Response | bytes) -> Json:
+        return self._object(self._parsed(response))
+
+    def _parsed(self, response: httpx2.Response | bytes) -> Any:
         if isinstance(response, httpx2.Response) and response.status_code >= 400:
             raise status_error(response.status_code, response.text)
         content = response.content if isinstance(response, httpx2.Response) else response
@@ -149,6 +200,9 @@ class OpenAICompatProvider:
             raise UpstreamProtocolError(
                 f"Provider '{self.name}' answered with invalid JSON: {content[:500]!r}"
             ) from None
+        return value
+
+    def _object(self, value: Any) -> Json:
         if not isinstance(value, dict):
             raise UpstreamProtocolError(f"Provider '{self.name}' answered with a non-object: {value!r:.500}")
         return value
@@ -162,7 +216,8 @@ def completion_as_chunks(completion: Json) -> list[Json]:
     chunks: list[Json] = []
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}
-        delta = {k: message[k] for k in ("content", "reasoning_content", "refusal") if message.get(k)}
+        fields = ("content", "reasoning_content", "reasoning", "refusal")
+        delta = {k: message[k] for k in fields if message.get(k)}
         calls = message.get("tool_calls") or []
         if calls:
             delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(calls)]

@@ -99,6 +99,13 @@ class FakeUpstream:
         """Completion ids of paced streams whose client went away before their end."""
         self.token_delay = token_delay
         self.model_ids = tuple(model_ids)
+        self.owned_by = "fake"
+        """What ``/v1/models`` says owns each model: a real server's constant makes the fake pass for it."""
+        self.stream_usage = True
+        """False: no usage chunk in streams, whatever ``stream_options`` asks (llama-cpp-python)."""
+        self.tokenize_status = 200
+        self.asked: list[str] = []
+        """The requests other than chat completions, as ``"GET /v1/models"``."""
         self._queue: deque[Reply] | None = None
         self._script: Callable[[Json], Reply] = auto_reply
         if callable(script):
@@ -112,6 +119,7 @@ class FakeUpstream:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/extras/tokenize/count", self._tokenize_count, methods=["POST"]),
             ]
         )
 
@@ -148,8 +156,17 @@ class FakeUpstream:
         )
 
     async def _models(self, request: Request) -> Response:
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.model_ids]
+        self.asked.append("GET /v1/models")
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": self.owned_by} for m in self.model_ids]
         return _json({"object": "list", "data": data})
+
+    async def _tokenize_count(self, request: Request) -> Response:
+        """llama-cpp-python's ``{"input"}`` -> ``{"count"}``; a token here is a whitespace-separated word."""
+        self.asked.append("POST /extras/tokenize/count")
+        if self.tokenize_status != 200:
+            return _error(self.tokenize_status, "scripted tokenize failure")
+        body = orjson.loads(await request.body())
+        return _json({"count": len(str(body.get("input", "")).split())})
 
     async def _embeddings(self, request: Request) -> Response:
         try:
@@ -240,7 +257,8 @@ class _Turn:
 
     def frames(self) -> list[bytes]:
         """Every SSE frame as bytes; the envelope is serialized once and only the delta varies."""
-        include_usage = bool((self.body.get("stream_options") or {}).get("include_usage"))
+        asked = bool((self.body.get("stream_options") or {}).get("include_usage"))
+        include_usage = asked and self.server.stream_usage
         head = (
             b'data: {"id":' + orjson.dumps(self.id) + b',"object":"chat.completion.chunk","created":'
             + str(self.created).encode() + b',"model":' + orjson.dumps(self.model)
