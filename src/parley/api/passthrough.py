@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.common import deps, json_body, json_response
 from parley.api.errors import error_response
+from parley.api.sse import EventStream
 from parley.engine import passthrough
 from parley.errors import UpstreamStatus
 
@@ -43,9 +44,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         if isinstance(body, dict) and body.get("stream"):
             stream = await passthrough.open_stream(router, "chat/completions", body)
-            return StreamingResponse(
-                stream, media_type="text/event-stream", headers={"cache-control": "no-cache"}
-            )
+            return EventStream(stream, request.app.state.settings.stall_timeout)
         return json_response(await passthrough.post(router, "chat/completions", body))
     except UpstreamStatus as exc:
         if _caller_mistake(exc):

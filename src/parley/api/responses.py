@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.access_log import note_response_id
@@ -18,13 +18,11 @@ from parley.api.common import (
     list_query,
     principal,
 )
-from parley.api.sse import encode_json_stream, encode_stream
+from parley.api.sse import EventStream, encode_json_stream, encode_stream
 from parley.engine import compact_context, hidden_fields, public_response, start_turn
 from parley.errors import InvalidRequest, NotFound
 from parley.wire.compact import parse_compact_request
 from parley.wire.request import parse_create_request
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def create_response(request: Request) -> Response:
@@ -35,15 +33,11 @@ async def create_response(request: Request) -> Response:
         note_response_id(request, queued["id"])
         if live is None:
             return json_response(queued)
-        return StreamingResponse(
-            encode_json_stream(live.follow(-1)), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return EventStream(encode_json_stream(live.follow(-1)), _stall_timeout(request))
     run = await start_turn(body, deps(request), principal(request))
     note_response_id(request, run.turn.response["id"])
     if body.stream:
-        return StreamingResponse(
-            encode_stream(run.events), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return EventStream(encode_stream(run.events), _stall_timeout(request), run.turn.stopped_reading)
     return json_response(await run.response())
 
 
@@ -51,6 +45,12 @@ async def compact_response(request: Request) -> Response:
     """``POST /v1/responses/compact``: a ``response.compaction`` object, not stored."""
     body = parse_compact_request(await json_body(request))
     return json_response(await compact_context(body, deps(request), principal(request)))
+
+
+def _stall_timeout(request: Request) -> float | None:
+    """Seconds a streaming client may take no event before it is dropped (``stall_timeout``)."""
+    timeout: float | None = request.app.state.settings.stall_timeout
+    return timeout
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -63,9 +63,7 @@ async def get_response(request: Request) -> Response:
     if _flag(request, "stream"):
         after = _starting_after(request)
         events = await background(request).follow(response_id, owner, after)
-        return StreamingResponse(
-            encode_json_stream(events), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return EventStream(encode_json_stream(events), _stall_timeout(request))
     found = engine.live.get(response_id, owner) or await engine.responses.get(response_id, owner)
     if found is None:
         raise _not_found(response_id)

@@ -213,7 +213,7 @@ def _limits(values: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{key} must be at least 1, got {values[key]!r}.")
     if "max_tool_calls" in values:
         updates["max_tool_calls"] = _count_or_none(values["max_tool_calls"], "max_tool_calls")
-    for key in ("response_timeout", "tool_timeout"):
+    for key in ("response_timeout", "tool_timeout", "stall_timeout"):
         if key in values:
             try:
                 seconds = float(values[key])

@@ -105,6 +105,9 @@ class Settings:
     """Seconds a response may run before it ends ``incomplete`` (reason ``timeout``); None: no limit."""
     tool_timeout: float | None = 300.0
     """Seconds one hosted tool call may run before it ends as a tool error; None: no limit of its own."""
+    stall_timeout: float | None = 120.0
+    """Seconds a streaming client may read nothing (the server's write buffer full) before it is
+    dropped, its response recorded as failed; None: never."""
     local_model: str | None = None
     """The GGUF file served when no provider is configured; None: the bundled SmolLM2; ``off``: none."""
     local_model_threads: int | None = None

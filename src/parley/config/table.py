@@ -136,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "limit of its own); past it the call fails and the model is told so.",
     ),
     Setting(
+        "stall_timeout",
+        "PARLEY_STALL_TIMEOUT",
+        "Seconds a streaming client may read nothing before it is dropped (default 120; 0: never); "
+        "its response is recorded as failed.",
+    ),
+    Setting(
         "provider_server",
         "PARLEY_PROVIDER_SERVER",
         "The server at --provider-url (vllm, llama-server, llama-cpp-python, ollama, lm-studio, sglang, "

@@ -6,7 +6,7 @@ rest of the body goes upstream as the caller wrote it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from parley.errors import InvalidRequest
@@ -30,13 +30,13 @@ async def post(router: ModelRouter, path: str, body: Any) -> Json:
     return await provider.post_json(path, upstream_body)
 
 
-async def open_stream(router: ModelRouter, path: str, body: Any) -> AsyncIterator[bytes]:
+async def open_stream(router: ModelRouter, path: str, body: Any) -> AsyncGenerator[bytes, None]:
     """Start the upstream stream now, so a refusal becomes an HTTP error rather than a broken stream."""
     provider, upstream_body = _route(router, body)
     stream = provider.post_stream(path, upstream_body)
     first = await anext(stream, b"")
 
-    async def relay() -> AsyncIterator[bytes]:
+    async def relay() -> AsyncGenerator[bytes, None]:
         try:
             if first:
                 yield first

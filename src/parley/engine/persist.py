@@ -58,6 +58,11 @@ def interrupted(turn: Turn) -> dict[str, Any]:
     snapshot = turn.snapshot()
     if turn.cancelled:
         return {**snapshot, "status": "cancelled"}
-    reason = "The server shut down" if turn.request.background else "The client went away"
+    if turn.stalled_for is not None:
+        reason = f"The client read nothing for {turn.stalled_for:g} s (stall_timeout) and was dropped"
+    elif turn.request.background:
+        reason = "The server shut down"
+    else:
+        reason = "The client went away"
     error = {"code": "server_error", "message": f"{reason} before the response finished."}
     return {**snapshot, "status": "failed", "error": error}

@@ -81,6 +81,8 @@ class Turn:
     """Where the events go on from: a background response's first two were sent when it was queued."""
     cancelled: bool = False
     """Set before the task running the turn is cancelled, so that it is stored as ``cancelled``."""
+    stalled_for: float | None = None
+    """Set when its streaming client read nothing for this many seconds and was dropped."""
     answered_whole: bool = False
     """Set when the caller gets the final response as one JSON answer, not as a stream of events:
     then a failure that is the caller's mistake, before any output, is an HTTP error and not stored."""
@@ -93,6 +95,9 @@ class Turn:
     """Set by ``run_turn``: the loop time by which the response ends (``response_timeout``)."""
     vendor_parameters: dict[str, Any] = field(default_factory=dict)
     """Vendor extensions the request carries and the provider takes, added to each chat request."""
+
+    def stopped_reading(self, seconds: float) -> None:
+        self.stalled_for = seconds
 
     def snapshot(self) -> dict[str, Any]:
         return (
