@@ -20,7 +20,18 @@ import time
 from pathlib import Path
 
 import httpx2
-from harness import Json, Stack, cpu_ns, emit, parley_src, provenance, start_stack, wait_ready, with_servers
+from harness import (
+    Json,
+    Stack,
+    cpu_ns,
+    emit,
+    parley_src,
+    provenance,
+    start_stack,
+    streamed_turn,
+    wait_ready,
+    with_servers,
+)
 
 KEY = "sk-parley-benchmark-0123456789abcdef"
 BODY: Json = {"model": "fake-model", "input": "hi", "stream": True}
@@ -38,13 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def turn(client: httpx2.AsyncClient) -> str:
-    """One streamed turn read to its end; the id of its response, or an error."""
-    async with client.stream("POST", "/v1/responses", json=BODY) as response:
-        body = await response.aread()
-    if response.status_code != 200 or b"event: response.completed" not in body:
-        raise RuntimeError(f"turn failed: {response.status_code} {body[-300:]!r}")
-    start = body.index(b'"id":"resp_') + 6
-    return body[start : body.index(b'"', start)].decode()
+    return await streamed_turn(client, BODY)
 
 
 async def block(client: httpx2.AsyncClient, workers: int, turns: int) -> None:

@@ -31,6 +31,7 @@ from harness import (
     provenance,
     rss_mb,
     start_stack,
+    streamed_turn,
     wait_ready,
     with_servers,
 )
@@ -52,10 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _stream(client: httpx2.AsyncClient) -> None:
-    async with client.stream("POST", "/v1/responses", json=BODY) as response:
-        body = await response.aread()
-    if response.status_code != 200 or b"event: response.completed" not in body:
-        raise RuntimeError(f"stream failed: {response.status_code} {body[-300:]!r}")
+    await streamed_turn(client, BODY)
 
 
 async def idle_rss(stack: Stack) -> float:

@@ -201,6 +201,16 @@ async def targets(stack: Stack) -> AsyncIterator[tuple[Target, Target]]:
             await client.aclose()
 
 
+async def streamed_turn(client: httpx2.AsyncClient, body: Json) -> str:
+    """One streamed ``POST /v1/responses`` read to its end; the id of its response, or an error."""
+    async with client.stream("POST", "/v1/responses", json=body) as response:
+        answer = await response.aread()
+    if response.status_code != 200 or b"event: response.completed" not in answer:
+        raise RuntimeError(f"turn failed: {response.status_code} {answer[-300:]!r}")
+    start = answer.index(b'"id":"resp_') + 6
+    return answer[start : answer.index(b'"', start)].decode()
+
+
 # --- what was measured, and where ---------------------------------------------------------------
 
 
