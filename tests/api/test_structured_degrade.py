@@ -138,6 +138,22 @@ async def test_tgi_takes_the_schema_as_a_json_value(harness_factory: Callable[..
     assert h.fake.requests[0]["response_format"] == {"type": "json", "value": SCHEMA}
 
 
+async def test_tgi_with_tools_gets_the_schema_as_an_instruction(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    """TGI refuses a grammar and tools together: with tools offered the schema is only asked for."""
+    tgi = ProviderConfig("default", URL, server="tgi")
+    h = harness_factory([Reply(text="Paris?"), Reply(text=VALID)], providers=(tgi,))
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    r = await h.create(input="Where?", text={"format": JSON_SCHEMA}, tools=[weather])
+    assert r.status_code == 200, r.text
+    sent = h.fake.requests[0]
+    assert "response_format" not in sent
+    assert sent["tools"]
+    assert SCHEMA_TEXT in system_text(sent)
+    assert output_text(r.json()) == VALID  # the prose answer was checked and asked again
+
+
 async def test_tgi_is_sent_no_parallel_tool_calls(harness_factory: Callable[..., Harness]) -> None:
     h = harness_factory([Reply(text="Hi.")], providers=(ProviderConfig("default", URL, server="tgi"),))
     tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}

@@ -64,7 +64,8 @@ def render_table() -> str:
         reasoning = f"`{row.reasoning_field}`" if row.reasoning_in_history else "not sent"
         limit = "`max_completion_tokens`" if row.max_completion_tokens else "`max_tokens`"
         cells = [f"`{name}`", RECOGNISED_BY[name], _usage(row), _required(row), _named(row)]
-        cells += [_FORMATS[row.response_format], reasoning, limit]
+        with_tools = "" if row.format_with_tools else "; with tools: instruction, checked"
+        cells += [_FORMATS[row.response_format] + with_tools, reasoning, limit]
         cells += ["sent" if row.parallel_tool_calls else "not sent"]
         cells += [
             "native" if row.native_custom_tools else "as functions",

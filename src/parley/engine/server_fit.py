@@ -140,10 +140,11 @@ def _name(tool_or_choice: Json) -> Any:
 
 
 def _fit_format(body: Json, capabilities: Capabilities) -> Expectation | None:
-    fmt = body.get("response_format")
-    if fmt is None or capabilities.response_format == "json_schema":
+    fmt, takes = body.get("response_format"), capabilities.response_format
+    if body.get("tools") and not capabilities.format_with_tools:
+        takes = "none"  # TGI: "Grammar and tools are mutually exclusive"
+    if fmt is None or takes == "json_schema":
         return None
-    takes = capabilities.response_format
     if fmt["type"] == "json_object":
         if takes == "json_value":
             body["response_format"] = {"type": "json", "value": {"type": "object"}}

@@ -48,6 +48,9 @@ class Capabilities:
     "json", "value": ...}``, TGI's); ``json_object`` (JSON, no schema); or ``none``. Short of
     ``json_schema`` the schema goes in an instruction too, and the answer is validated against it
     (one retry, then a failed response)."""
+    format_with_tools: bool = True
+    """It takes ``response_format`` together with ``tools``; otherwise, when tools are offered, the
+    format goes as an instruction only and the answer is checked (TGI refuses the two together)."""
     tokenizer: Tokenizer = "none"
     """Its tokenize endpoint, which counts usage when a stream reports none."""
     max_completion_tokens: bool = False
@@ -106,7 +109,12 @@ SERVERS: dict[str, Capabilities] = {
     "lm-studio": replace(GENERIC, server="lm-studio", stream_usage=False),
     "sglang": replace(GENERIC, server="sglang", tokenizer="sglang", max_completion_tokens=True),
     "tgi": replace(
-        GENERIC, server="tgi", parallel_tool_calls=False, response_format="json_value", tokenizer="tgi"
+        GENERIC,
+        server="tgi",
+        parallel_tool_calls=False,
+        response_format="json_value",
+        format_with_tools=False,
+        tokenizer="tgi",
     ),
 }
 """The known servers' rows; every capability a row does not name is ``GENERIC``'s."""
