@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,28 @@ def test_generated_key_is_kept_in_the_data_dir(tmp_path: Path) -> None:
     first = load_or_create_key(None, path)
     assert load_or_create_key(None, path) == first
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _key_at(path: str, start: float) -> bytes:
+    while time.time() < start:  # every process ready, then all at once
+        pass
+    return load_or_create_key(None, Path(path))
+
+
+def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
+    """A server's workers create the key together on a first start: all of them end up with the one
+    in the file, whole (never one still being written, or their own lost)."""
+    path = tmp_path / "reasoning.key"
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        pool.starmap(_key_at, [(str(tmp_path / "warm.key"), 0.0)] * 6)  # every process started
+        (tmp_path / "warm.key").unlink()
+        for _ in range(5):
+            path.unlink(missing_ok=True)
+            keys = pool.starmap(_key_at, [(str(path), time.time() + 0.2)] * 6)
+            assert len(set(keys)) == 1
+            assert keys[0] == base64.b64decode(path.read_text())
+            assert len(keys[0]) == 32
+    assert [p.name for p in tmp_path.iterdir()] == ["reasoning.key"]  # no draft left behind
 
 
 def test_configured_key_wins_and_is_checked(tmp_path: Path) -> None:

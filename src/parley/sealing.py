@@ -70,10 +70,17 @@ def load_or_create_key(configured: str | None, path: Path) -> bytes:
         return base64.b64decode(path.read_text().strip())
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first
-        return base64.b64decode(path.read_text().strip())
+    # Written whole under another name, then linked into place: processes starting together (the
+    # workers of one server) each either place their key or find one already whole there, never a
+    # file still being written.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.b64encode(key).decode() + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:  # another process placed its key first: that one is the key
+        return base64.b64decode(path.read_text().strip())
+    finally:
+        draft.unlink()
     return key
