@@ -24,13 +24,13 @@ from harness import (
     Json,
     Stack,
     cpu_ns,
-    emit,
     parley_src,
     provenance,
+    run_main,
+    run_options,
     start_stack,
     streamed_turn,
     wait_ready,
-    with_servers,
 )
 
 KEY = "sk-parley-benchmark-0123456789abcdef"
@@ -42,9 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=4000, help="measured requests per server")
     parser.add_argument("--burst", type=int, default=500, help="concurrent streams on the keyed server")
-    parser.add_argument("--quick", action="store_true", help="400 requests per server, a burst of 100")
-    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
-    parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
+    run_options(parser, quick="400 requests per server, a burst of 100")
     return parser.parse_args(argv)
 
 
@@ -140,10 +138,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
-    emit(result, args.out)
-    return 0
+    return run_main(parse_args(argv), run)
 
 
 if __name__ == "__main__":

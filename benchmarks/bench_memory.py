@@ -26,14 +26,14 @@ from harness import (
     Json,
     Stack,
     cpu_seconds,
-    emit,
     parley_src,
     provenance,
     rss_mb,
+    run_main,
+    run_options,
     start_stack,
     streamed_turn,
     wait_ready,
-    with_servers,
 )
 
 BODY: Json = {"model": "fake-model", "input": "hi", "stream": True}
@@ -46,9 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay-ms", type=float, default=100.0, help="between a paced answer's words")
     parser.add_argument("--stalled", type=int, default=50, help="streams whose client stops reading")
     parser.add_argument("--hold", type=float, default=5.0, help="seconds the stalled clients are watched")
-    parser.add_argument("--quick", action="store_true", help="200 streams, 4 stalled, held 1 s")
-    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
-    parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
+    run_options(parser, quick="200 streams, 4 stalled, held 1 s")
     return parser.parse_args(argv)
 
 
@@ -160,10 +158,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
-    emit(result, args.out)
-    return 0
+    return run_main(parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from harness import Json, cpu_ns, emit, parley_src, provenance, start_stack, wait_ready, with_servers
+from harness import Json, cpu_ns, parley_src, provenance, run_main, run_options, start_stack, wait_ready
 from load import percentile
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -40,9 +40,7 @@ Turn = Callable[[int], Awaitable[float]]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--turns", type=int, default=1600, help="measured turns per transport and level")
-    parser.add_argument("--quick", action="store_true", help="128 turns per transport and level")
-    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
-    parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
+    run_options(parser, quick="128 turns per transport and level")
     return parser.parse_args(argv)
 
 
@@ -161,10 +159,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
-    emit(result, args.out)
-    return 0
+    return run_main(parse_args(argv), run)
 
 
 if __name__ == "__main__":

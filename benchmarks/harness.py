@@ -10,6 +10,7 @@ the run's provenance (commit, machine, which ``parley`` source tree was served).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -278,6 +279,20 @@ def with_servers(run: Callable[[Path, contextlib.ExitStack], Coroutine[Any, Any,
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp, contextlib.ExitStack() as procs:
         return asyncio.run(run(Path(tmp), procs))
+
+
+def run_options(parser: argparse.ArgumentParser, quick: str) -> None:
+    """``--quick`` (``quick`` says what it runs), ``--timeout`` and ``--out``: every run's options."""
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
+
+
+def run_main(args: argparse.Namespace, run: Callable[..., Coroutine[Any, Any, Json]]) -> int:
+    """``run(args, tmp, procs)`` under ``--timeout``, its servers stopped after; its JSON line emitted."""
+    result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
+    emit(result, args.out)
+    return 0
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

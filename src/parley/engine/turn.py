@@ -168,10 +168,14 @@ async def _model_call(
 def _check_enforced(turn: Turn, expected: Expectation, assembler: Assembler) -> None:
     """An answer the server was asked to make right, checked at its end: one that is not fails the
     response rather than pass for what the request required."""
-    cut = assembler.finish_reason == "length"
-    problem = expected.problem(assembler.items, len(assembler.hosted_calls), cut=cut)
+    problem = _problem(expected, assembler)
     if problem is not None:
         raise expected.unenforced(turn.provider.capabilities.server, problem)
+
+
+def _problem(expected: Expectation, assembler: Assembler) -> str | None:
+    cut = assembler.finish_reason == "length"
+    return expected.problem(assembler.items, len(assembler.hosted_calls), cut=cut)
 
 
 def _tokens_left(turn: Turn, usage: Usage) -> int | None:
@@ -212,8 +216,7 @@ async def _checked_answer(
     async def attempt(body: dict[str, Any]) -> tuple[Assembler, list[Event], str | None]:
         assembler = _assembler(turn)
         events = [event async for event in _answer(turn, body, assembler, usage)]
-        cut = assembler.finish_reason == "length"
-        return assembler, events, expected.problem(assembler.items, len(assembler.hosted_calls), cut=cut)
+        return assembler, events, _problem(expected, assembler)
 
     assembler, events, problem = await attempt(body)
     if problem is not None:

@@ -6,6 +6,7 @@ knows them. The endpoints live at the server's root, beside its ``/v1`` API.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,15 +46,16 @@ def _count(answer: Any) -> int | None:
 
 
 async def count_tokens(post: Post, tokenizer: Tokenizer, model: str, texts: list[str]) -> list[int]:
-    """Each text's tokens, by the endpoint of ``tokenizer`` reached through ``post``."""
-    counts = []
-    for text in texts:
+    """Each text's tokens, by the endpoint of ``tokenizer`` reached through ``post`` (all at once:
+    the response's last event waits on them)."""
+
+    async def one(text: str) -> int:
         if not text:
-            counts.append(0)
-            continue
+            return 0
         path, body = _request(tokenizer, model, text)
         count = _count(await post(path, body))
         if count is None:
             raise UpstreamProtocolError(f"The {tokenizer} tokenize endpoint {path} answered without a count.")
-        counts.append(count)
-    return counts
+        return count
+
+    return list(await asyncio.gather(*map(one, texts)))
