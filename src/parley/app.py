@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx2
 from starlette.applications import Starlette
@@ -32,7 +33,9 @@ from parley.api.errors import handle_http_exception, handle_parley_error, handle
 from parley.config import ProviderConfig, Settings
 from parley.engine import EngineDeps
 from parley.engine.background import BackgroundResponses
+from parley.engine.conversation import ConversationLocks
 from parley.engine.limits import Limits
+from parley.engine.live import LiveResponses, settle_dead_workers, this_process
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.concurrency import ConcurrencyLimit
@@ -47,6 +50,7 @@ from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
+from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import (
     Database,
     SqliteConversationStore,
@@ -56,6 +60,7 @@ from parley.storage.sqlite import (
 )
 from parley.storage.sqlite.background import SqliteBackgroundJobs
 from parley.storage.sqlite.keys import SqliteKeyStore
+from parley.storage.sqlite.locks import SqliteLocks
 from parley.storage.sqlite.prompts import SqlitePromptStore
 from parley.tools.base import ToolServices
 
@@ -193,10 +198,23 @@ EXCEPTION_HANDLERS = {
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await app.state.library.start()  # resume ingestion a previous run left in progress
     await app.state.background.start()  # and settle background responses a dead process left
+    await settle_dead_workers(app.state.deps.responses)  # and streams a dead worker left running
     try:
         yield
     finally:
         await shutdown(app)
+
+
+def _shared_across_workers(settings: Settings, database: Database) -> dict[str, Any]:
+    """With several worker processes, running responses and conversations' locks go through the
+    database, where every worker sees them; alone, this process keeps them to itself."""
+    if settings.workers == 1:
+        return {}
+    worker = this_process()
+    return {
+        "live": LiveResponses(worker),
+        "conversation_locks": ConversationLocks(SqliteLocks(database), worker),
+    }
 
 
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
@@ -214,8 +232,9 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
     app.state.library = library = build_library(settings, database, transport_factory)
+    deletes = SharedCounter(settings.data_dir / "responses.deletes")  # read by every worker's cache
     app.state.deps = deps = EngineDeps(
-        responses=ChainCache(SqliteResponseStore(database)),
+        responses=ChainCache(SqliteResponseStore(database), deletes=deletes),
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(
@@ -226,6 +245,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         conversations=SqliteConversationStore(database),
         prompts=SqlitePromptStore(database),
         limits=build_limits(settings),
+        **_shared_across_workers(settings, database),
     )
     app.state.background = BackgroundResponses(
         deps,

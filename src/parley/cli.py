@@ -66,10 +66,10 @@ def serve(flags: dict[str, object]) -> int:
     except ConfigError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from parley.serving import LOG_FORMAT
     from parley.serving import serve as run_server
+
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
 
     return run_server(settings)
 

@@ -11,7 +11,8 @@ import gc
 import ipaddress
 import logging
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from parley import __version__
 from parley.config import Settings
@@ -19,7 +20,11 @@ from parley.keys import active_count
 from parley.local_model import serve_local_model, with_local_model
 from parley.providers.profiles import server_of_url
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 log = logging.getLogger("parley")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 WEBSOCKETS: dict[str, Any] = {
     "ws": "websockets-sansio",
@@ -62,6 +67,8 @@ def summary(settings: Settings, keys: int) -> list[str]:
     if not settings.providers:
         lines.append("No provider: model calls answer 503 (pass --provider-url URL, or --config FILE).")
     lines.append(f"State: {settings.data_dir} (SQLite {settings.database_path.name}, files, vector stores)")
+    if settings.workers > 1:
+        lines.append(f"Workers: {settings.workers} processes on the port, sharing that state")
     if keys:
         lines.append(f"Authentication on: {keys} API key(s); every path but {OPEN_PATHS} needs one.")
     elif _is_loopback(settings.host):
@@ -75,18 +82,14 @@ def summary(settings: Settings, keys: int) -> list[str]:
 
 def _run(settings: Settings, keys: int) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from parley.app import create_app
-
-    app = create_app(settings)
     for line in summary(settings, keys):
         log.info("%s", line)
-    # What start-up made (modules, schemas, validators) lives as long as the process: out of the
-    # collector's sight, each collection scans only what requests make (measured: ~3% of a response).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        WorkerApp(settings),
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -95,6 +98,31 @@ def _run(settings: Settings, keys: int) -> None:
         http="auto",
         **WEBSOCKETS,
     )
+    if settings.workers == 1:
+        uvicorn.Server(config).run()
+        return
+    # Processes started afresh (spawn) on one listening socket; uvicorn's supervisor restarts one
+    # that dies, and the one that takes its place settles what it left running (app.lifespan).
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+@dataclass(frozen=True)
+class WorkerApp:
+    """What each worker process calls to build its app (uvicorn's factory): the settings travel
+    with it to a spawned process, where logging is set up again."""
+
+    settings: Settings
+
+    def __call__(self) -> Starlette:
+        from parley.app import create_app
+
+        logging.basicConfig(level=self.settings.log_level.upper(), format=LOG_FORMAT)
+        app = create_app(self.settings)
+        # What start-up made (modules, schemas, validators) lives as long as the process: out of the
+        # collector's sight, each collection scans only what requests make (measured: ~3% of a response).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def _may_listen(settings: Settings, keys: int) -> bool:

@@ -240,6 +240,16 @@ def _int(value: Any, name: str) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}.") from None
 
 
+def _workers(value: Any, name: str) -> int:
+    """A count of processes, or ``auto``: one per core."""
+    if value == "auto":
+        return os.cpu_count() or 1
+    count = _int(value, name)
+    if count < 1:
+        raise ConfigError(f"{name} must be auto or at least 1, got {value!r}.")
+    return count
+
+
 def _unknown_parameters(value: Any, where: str) -> UnknownParameters:
     if value not in get_args(UnknownParameters):
         raise ConfigError(f"{where} must be 'error' or 'ignore', got {value!r}.")
@@ -270,6 +280,7 @@ _PLAIN: dict[str, Callable[[Any, str], Any]] = {
     "allow_private_urls": _switch,
     "allow_unauthenticated": _switch,
     "max_background": _int,
+    "workers": _workers,
     "max_background_queue": _int,
     "summary_model": lambda value, name: str(value),
     "local_model": lambda value, name: str(value),

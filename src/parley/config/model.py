@@ -105,6 +105,8 @@ class Settings:
     """Seconds a response may run before it ends ``incomplete`` (reason ``timeout``); None: no limit."""
     tool_timeout: float | None = 300.0
     """Seconds one hosted tool call may run before it ends as a tool error; None: no limit of its own."""
+    workers: int = 1
+    """Worker processes of ``parley serve`` on one port, sharing the data dir."""
     stall_timeout: float | None = 120.0
     """Seconds a streaming client may read nothing (the server's write buffer full) before it is
     dropped, its response recorded as failed; None: never."""

@@ -136,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "limit of its own); past it the call fails and the model is told so.",
     ),
     Setting(
+        "workers",
+        "PARLEY_WORKERS",
+        "Worker processes serving the port (default 1; auto: one per core). They share the data dir: "
+        "any worker retrieves, continues or deletes what another created.",
+    ),
+    Setting(
         "stall_timeout",
         "PARLEY_STALL_TIMEOUT",
         "Seconds a streaming client may read nothing before it is dropped (default 120; 0: never); "

@@ -9,8 +9,8 @@ waits its turn (up to ``LOCK_WAIT`` seconds, then OpenAI's own answer, ``convers
 re-reads the conversation if it changed meanwhile, and appends after the first. Nothing
 interleaves and nothing is lost.
 
-The lock lives in this process. Several processes or replicas over one database need the
-database's own lock; the PostgreSQL backend brings it.
+The lock lives in this process; worker processes sharing a database also take the database's
+lock of that name (``storage/locks.py``), so the rule holds across them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from parley.engine.compaction import read_stored
+from parley.engine.live import process_alive
 from parley.errors import InvalidRequest, NotFound
 from parley.storage.base import ConversationStore
+from parley.storage.locks import Locks
 from parley.wire.events import Event
 from parley.wire.items import item_type
 
@@ -38,25 +40,26 @@ def conversation_not_found(conversation_id: str) -> NotFound:
 
 
 class ConversationLocks:
-    def __init__(self) -> None:
+    """A conversation's lock: an asyncio lock in this process and, where worker processes share
+    the database (``shared``), also the database's lock named after it, held by this process."""
+
+    def __init__(self, shared: Locks | None = None, holder: str | None = None) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._shared, self._holder = shared, holder
 
     @asynccontextmanager
     async def hold(self, conversation_id: str, wait: float = LOCK_WAIT) -> AsyncIterator[None]:
         lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
         self._locks[conversation_id] = (lock, users + 1)
+        deadline = asyncio.get_running_loop().time() + wait
         try:
             try:
                 await asyncio.wait_for(lock.acquire(), wait)
             except TimeoutError:
-                raise InvalidRequest(
-                    "Another process is currently operating on this conversation. "
-                    "Please retry in a few seconds.",
-                    param="conversation",
-                    code="conversation_locked",
-                ) from None
+                raise _locked() from None
             try:
-                yield
+                async with self._held_across_processes(f"conversation:{conversation_id}", deadline):
+                    yield
             finally:
                 lock.release()
         finally:
@@ -65,6 +68,33 @@ class ConversationLocks:
                 del self._locks[conversation_id]
             else:
                 self._locks[conversation_id] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def _held_across_processes(self, name: str, deadline: float) -> AsyncIterator[None]:
+        if self._shared is None or self._holder is None:
+            yield
+            return
+        delay = 0.005
+        while (holder := await self._shared.take(name, self._holder)) != self._holder:
+            if not process_alive(holder):  # it died holding it: nobody else would free it
+                await self._shared.release(name, holder)
+                continue
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise _locked()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        try:
+            yield
+        finally:
+            await self._shared.release(name, self._holder)
+
+
+def _locked() -> InvalidRequest:
+    return InvalidRequest(
+        "Another process is currently operating on this conversation. Please retry in a few seconds.",
+        param="conversation",
+        code="conversation_locked",
+    )
 
 
 async def in_conversation(

@@ -3,7 +3,8 @@
 A stored response is written once, whole, with this turn's input items, before
 the terminal event is passed on: a client that sees ``response.completed`` can
 continue the response at once, and a crash leaves no record rather than a
-half-written one; while it streams, ``LiveResponses`` answers for it. A request answered whole
+half-written one; while it streams, ``LiveResponses`` answers for it (and, for other worker
+processes, a row marked as this process's, written as it begins). A request answered whole
 that the caller's mistake failed before any output is not stored (``refused``). (One write,
 not an extra ``in_progress`` row as well: a second write per response measured
 as several percent of the CPU.) A stream abandoned midway is recorded as failed.
@@ -31,6 +32,8 @@ async def persist(
         return
     finished = False
     live.add(turn.response["id"], turn.owner, turn.snapshot)
+    if live.worker is not None and _id_told_early(turn):  # other worker processes read its row
+        await store.begin(turn.snapshot(), turn.owner, live.worker)
     try:
         async for event in events:
             if event["type"] in TERMINAL_EVENTS:
@@ -43,6 +46,12 @@ async def persist(
         live.discard(turn.response["id"])
         if not finished:
             store.record(interrupted(turn), turn.owner)
+
+
+def _id_told_early(turn: Turn) -> bool:
+    """Its caller learns its id before its end (``response.created``), and may ask another worker
+    for it meanwhile. A background response has its row from the queue already."""
+    return not turn.answered_whole and not turn.request.background
 
 
 def refused(turn: Turn, response: dict[str, Any]) -> bool:

@@ -27,6 +27,15 @@ class ResponseStore(Protocol):
     def record(self, response: dict[str, Any], owner: str) -> None:
         """Queue a write of the response row alone, without waiting (safe where awaiting is not)."""
 
+    async def begin(self, response: dict[str, Any], owner: str, worker: str) -> None:
+        """Write the row of a response that starts running in the process ``worker``, and wait for
+        it: with several worker processes, the others read it at once. Until the response's end is
+        written (``save`` or ``record``), it is ``worker``'s, and ``history`` does not continue it."""
+
+    async def running(self) -> list[tuple[str, str, str]]:
+        """(id, owner, worker) of every response still marked running: a process settles those of
+        workers that died. Unscoped by owner, as only the server itself asks."""
+
     async def save(
         self,
         response: dict[str, Any],
@@ -61,7 +70,6 @@ class ResponseStore(Protocol):
     async def delete(self, response_id: str, owner: str) -> bool: ...
 
     async def aclose(self) -> None: ...
-
 
 
 class ConversationStore(Protocol):

@@ -7,9 +7,11 @@ parsing. Misses fall through to the store's indexed chain query, so a cold
 cache or a restart only costs that one read.
 
 Stored responses never change once written, so entries only go stale through a
-delete; a delete clears the cache. That holds for one process (the embedded
-SQLite deployment); replicas sharing a database must not use this cache, since
-a delete on one would not reach the others' caches.
+delete; a delete clears the cache. Worker processes sharing a data dir share a
+``SharedCounter`` of deletes: a delete bumps it before its answer goes out, and
+every cache that finds it moved clears itself before it answers, so no worker
+serves a chain another has deleted. (Replicas on other machines would need the
+counter in their shared database; see the PostgreSQL issue.)
 """
 
 from __future__ import annotations
@@ -19,13 +21,23 @@ from typing import Any
 
 from parley.storage.base import Item, ResponseStore
 from parley.storage.delegating import DelegatingResponseStore
+from parley.storage.shared_counter import SharedCounter
 
 
 class ChainCache(DelegatingResponseStore):
-    def __init__(self, inner: ResponseStore, capacity: int = 2048) -> None:
+    def __init__(
+        self, inner: ResponseStore, capacity: int = 2048, deletes: SharedCounter | None = None
+    ) -> None:
         super().__init__(inner)
         self._capacity = capacity
         self._chains: OrderedDict[tuple[str, str], list[Item]] = OrderedDict()
+        self._deletes = deletes
+        self._deletes_seen = 0 if deletes is None else deletes.value()
+
+    def _forget_if_deleted_elsewhere(self) -> None:
+        if self._deletes is not None and (seen := self._deletes.value()) != self._deletes_seen:
+            self._chains.clear()
+            self._deletes_seen = seen
 
     async def save(
         self,
@@ -35,6 +47,7 @@ class ChainCache(DelegatingResponseStore):
         conversation_id: str | None = None,
     ) -> None:
         await self._inner.save(response, input_items, owner, conversation_id)
+        self._forget_if_deleted_elsewhere()
         previous = response["previous_response_id"]
         base = [] if previous is None else self._chains.get((owner, previous))
         if base is not None:
@@ -47,6 +60,7 @@ class ChainCache(DelegatingResponseStore):
             self._chains.popitem(last=False)
 
     async def history(self, response_id: str, owner: str) -> list[Item] | None:
+        self._forget_if_deleted_elsewhere()
         cached = self._chains.get((owner, response_id))
         if cached is not None:
             self._chains.move_to_end((owner, response_id))
@@ -58,8 +72,14 @@ class ChainCache(DelegatingResponseStore):
 
     async def delete(self, response_id: str, owner: str) -> bool:
         self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
-        return await self._inner.delete(response_id, owner)
+        deleted = await self._inner.delete(response_id, owner)
+        if deleted and self._deletes is not None:
+            self._deletes_seen = self._deletes.bump()  # others' caches: before the answer goes out
+        self._chains.clear()  # and what a concurrent read cached meanwhile
+        return deleted
 
     async def aclose(self) -> None:
         self._chains.clear()
+        if self._deletes is not None:
+            self._deletes.close()
         await self._inner.aclose()

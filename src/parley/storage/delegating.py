@@ -16,6 +16,12 @@ class DelegatingResponseStore:
     def record(self, response: dict[str, Any], owner: str) -> None:
         self._inner.record(response, owner)
 
+    async def begin(self, response: dict[str, Any], owner: str, worker: str) -> None:
+        await self._inner.begin(response, owner, worker)
+
+    async def running(self) -> list[tuple[str, str, str]]:
+        return await self._inner.running()
+
     async def save(
         self,
         response: dict[str, Any],

@@ -227,6 +227,15 @@ def m010_item_lookup(conn: sqlite3.Connection) -> None:
     conn.execute(f"{index} WHERE {REASONING_OUTPUT}")
 
 
+def m011_workers(conn: sqlite3.Connection) -> None:
+    """What worker processes sharing the database share: the process running a response, while it
+    runs (a response in progress is a row every worker reads; a dead process's rows are settled),
+    and locks held across processes (a conversation's, while a response on it runs)."""
+    conn.execute("ALTER TABLE responses ADD COLUMN worker TEXT")
+    conn.execute("CREATE INDEX responses_running ON responses (worker) WHERE worker IS NOT NULL")
+    conn.execute("CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL) WITHOUT ROWID")
+
+
 REASONING_OUTPUT = "kind = 'output' AND substr(item_id, 1, 3) = 'rs_'"
 """The rows ``response_items_reasoning`` indexes; a query repeats it to use that index."""
 
@@ -242,6 +251,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m008_background,
     m009_api_keys,
     m010_item_lookup,
+    m011_workers,
 ]
 
 
@@ -255,6 +265,10 @@ def migrate(conn: sqlite3.Connection) -> None:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Worker processes starting together race here: one applies it, the others see it done.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration.__name__,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
             migration(conn)
             conn.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",

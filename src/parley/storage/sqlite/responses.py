@@ -21,7 +21,7 @@ from parley.storage.sqlite.migrations import REASONING_OUTPUT
 
 _CHAIN_ITEMS = """
 WITH RECURSIVE chain (id, previous, depth) AS (
-    SELECT id, previous_response_id, 0 FROM responses WHERE id = ? AND owner = ?
+    SELECT id, previous_response_id, 0 FROM responses WHERE id = ? AND owner = ? AND worker IS NULL
     UNION ALL
     SELECT r.id, r.previous_response_id, chain.depth + 1
     FROM responses r JOIN chain ON r.id = chain.previous
@@ -34,8 +34,10 @@ ORDER BY chain.depth DESC, i.position
 
 _UPSERT_RESPONSE = """
 INSERT INTO responses (id, owner, previous_response_id, created_at, status, data) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data, worker = NULL
 """
+"""Every write of a response but ``begin`` is its end (or a background job's own row): it is no
+longer a running worker's."""
 
 
 class SqliteResponseStore:
@@ -45,6 +47,23 @@ class SqliteResponseStore:
     def record(self, response: dict[str, Any], owner: str) -> None:
         row = _response_row(response, owner)
         self._db.submit(lambda conn: conn.execute(_UPSERT_RESPONSE, row))
+
+    async def begin(self, response: dict[str, Any], owner: str, worker: str) -> None:
+        row = (*_response_row(response, owner), worker)
+        await self._db.run(
+            lambda conn: conn.execute(
+                "INSERT INTO responses (id, owner, previous_response_id, created_at, status, data, worker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
+
+    async def running(self) -> list[tuple[str, str, str]]:
+        return await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT id, owner, worker FROM responses WHERE worker IS NOT NULL"
+            ).fetchall()
+        )
 
     async def save(
         self,
