@@ -4,9 +4,9 @@ It works on the data dir directly (no server round trip per file): each file is
 uploaded and attached through the same ``VectorStoreLibrary`` the API uses, so
 it is parsed, chunked, embedded and indexed exactly as an uploaded file would be.
 A file whose bytes the store already holds (by SHA-256) is skipped, so running
-the command again after an interruption does only the work that is left. Run it
-while no server is serving the same data dir: a running server would not see
-the index files change under it until it restarts.
+the command again after an interruption does only the work that is left. A server
+may serve the same data dir meanwhile: its indexes take in what this process writes
+(``retrieval/embedded_index.py``), and each file is ingested by one process only.
 """
 
 from __future__ import annotations

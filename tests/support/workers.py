@@ -47,6 +47,23 @@ class Connection:
         answer = self._http.getresponse()
         return answer.status, json.loads(answer.read() or b"{}")
 
+    def upload(self, filename: str, data: bytes) -> Json:
+        """``POST /v1/files`` (purpose ``assistants``) as multipart form data."""
+        boundary = "parley-test-boundary"
+        parts = [
+            f'--{boundary}\r\ncontent-disposition: form-data; name="purpose"\r\n\r\nassistants\r\n'.encode(),
+            f'--{boundary}\r\ncontent-disposition: form-data; name="file"; filename="{filename}"\r\n'.encode()
+            + b"content-type: text/plain\r\n\r\n"
+            + data
+            + f"\r\n--{boundary}--\r\n".encode(),
+        ]
+        headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+        self._http.request("POST", "/v1/files", b"".join(parts), headers)
+        answer = self._http.getresponse()
+        body: Json = json.loads(answer.read())
+        assert answer.status == 200, body
+        return body
+
     def stream(self, body: Json) -> Iterator[Json]:
         """The events of a streamed create, as they arrive."""
         self._http.request(

@@ -81,6 +81,6 @@ async def settle_dead_workers(store: ResponseStore) -> int:
         stored = await store.get(response_id, owner)
         if stored is not None:
             error = {"code": "server_error", "message": WORKER_DIED}
-            store.record({**stored, "status": "failed", "error": error}, owner)
+            await store.save({**stored, "status": "failed", "error": error}, [], owner)
             settled += 1
     return settled

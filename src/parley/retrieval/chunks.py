@@ -8,6 +8,11 @@ to rebuild the keyword index.
 
 Callers hold the index's readers-writer lock: writes are exclusive, reads may overlap, and each
 reading thread gets its own connection (WAL lets them read while nothing writes).
+
+Several processes may share the table (see ``embedded_index``): every write transaction bumps
+``meta.changes`` and returns its new value, so another process can tell with one primary-key read
+whether its in-memory view (vectors, graph, filter cache) is behind, and ``snapshot`` reads what
+it needs to catch up in one consistent read transaction.
 """
 
 from __future__ import annotations
@@ -59,6 +64,21 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 270 ms at 100k chunks) and tells bm25 almost nothing, so a query keeps them only if it has no other."""
 
 
+def _changed(conn: sqlite3.Connection) -> int:
+    """Count this write transaction, so other processes sharing the table see they are behind."""
+    sql = "UPDATE meta SET value = value + 1 WHERE name = 'changes' RETURNING value"
+    return int(conn.execute(sql).fetchone()[0])
+
+
+def _reading(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` in one read transaction: under WAL its statements all see the same commit."""
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
 def _chunk(row: Any) -> Chunk:
     id_, file_id, position, text, attributes, token_count = row[:6]
     return Chunk(id_, file_id, position, text, json.loads(attributes), token_count)
@@ -74,6 +94,10 @@ def query_terms(text: str) -> list[str]:
     return [f'"{word}"' for word in kept[:MAX_QUERY_TERMS]]
 
 
+BUSY_TIMEOUT = 60.0
+"""Seconds a statement waits for another process's write transaction (a compaction's relabel of a
+large store is the longest) before it fails."""
+
 COMMON_SHARE, COMMON_MIN = 0.05, 2000
 """A term in more than this share of the chunks (and more than ``COMMON_MIN`` of them) is common."""
 
@@ -86,7 +110,10 @@ class ChunkTable:
         self._guard = threading.Lock()
         conn = self._conn()
         conn.executescript(SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('dimension', ?), ('generation', 0)", (dimension,))
+        conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('dimension', ?), ('generation', 0), ('changes', 0)",
+            (dimension,),
+        )
         stored = self._meta("dimension")
         if stored != dimension:
             raise ValueError(f"index at {path} has dimension {stored}, not {dimension}")
@@ -94,7 +121,9 @@ class ChunkTable:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
@@ -111,10 +140,26 @@ class ChunkTable:
     def generation(self) -> int:
         return self._meta("generation")
 
-    def insert(self, chunks: Sequence[Chunk], labels: Labels, before_commit: Callable[[], None]) -> None:
-        """Insert rows; ``before_commit`` (the vector append) runs inside the transaction."""
+    def changes(self) -> int:
+        """How many write transactions the table has seen: a reader's cheap "am I behind?" check."""
+        return self._meta("changes")
 
-        def write(conn: sqlite3.Connection) -> None:
+    def snapshot(self) -> tuple[int, int, Labels]:
+        """(generation, changes, live labels) as of one instant, in one read transaction."""
+
+        def read(conn: sqlite3.Connection) -> tuple[int, int, Labels]:
+            meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+            labels = np.fromiter((row[0] for row in conn.execute("SELECT label FROM chunks")), np.int64)
+            return int(meta["generation"]), int(meta["changes"]), labels
+
+        return _reading(self._conn(), read)
+
+    def insert(self, chunks: Sequence[Chunk], labels: Labels, before_commit: Callable[[], None]) -> int:
+        """Insert rows; ``before_commit`` (the vector append) runs inside the transaction.
+
+        Returns the new change count, like every write below."""
+
+        def write(conn: sqlite3.Connection) -> int:
             first = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) + 1 FROM chunks").fetchone()[0])
             rows = [
                 (
@@ -138,11 +183,12 @@ class ChunkTable:
             fts = [(row[0], row[4]) for row in rows]
             conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", fts)
             before_commit()
+            return _changed(conn)
 
-        self._transaction(write)
+        return self._transaction(write)
 
-    def delete_file(self, file_id: str) -> Labels:
-        def write(conn: sqlite3.Connection) -> Labels:
+    def delete_file(self, file_id: str) -> tuple[Labels, int]:
+        def write(conn: sqlite3.Connection) -> tuple[Labels, int]:
             rows = conn.execute(
                 "SELECT rowid, text, label FROM chunks WHERE file_id = ?", (file_id,)
             ).fetchall()
@@ -151,28 +197,31 @@ class ChunkTable:
                 [(rowid, text) for rowid, text, _ in rows],
             )
             conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-            return np.array([label for _, _, label in rows], dtype=np.int64)
+            return np.array([label for _, _, label in rows], dtype=np.int64), _changed(conn)
 
         return self._transaction(write)
 
-    def update_attributes(self, file_id: str, attributes: str) -> None:
-        self._transaction(
-            lambda c: c.execute("UPDATE chunks SET attributes = ? WHERE file_id = ?", (attributes, file_id))
-        )
+    def update_attributes(self, file_id: str, attributes: str) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("UPDATE chunks SET attributes = ? WHERE file_id = ?", (attributes, file_id))
+            return _changed(conn)
 
-    def relabel(self, old_labels: Labels, generation: int) -> None:
+        return self._transaction(write)
+
+    def relabel(self, old_labels: Labels, generation: int) -> int:
         """Renumber ``old_labels`` (sorted) to 0..n-1 and switch generation, in one transaction.
 
         Ascending order never collides with the UNIQUE label: each new label is at most the old
         one, and the row that held it has already moved lower.
         """
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> int:
             pairs = ((new, int(old)) for new, old in enumerate(old_labels))
             conn.executemany("UPDATE chunks SET label = ? WHERE label = ?", pairs)
             conn.execute("UPDATE meta SET value = ? WHERE name = 'generation'", (generation,))
+            return _changed(conn)
 
-        self._transaction(write)
+        return self._transaction(write)
 
     def labels(self, filter: Filter | None = None) -> Labels:
         """Labels of every chunk, or of those passing ``filter`` (evaluated inside SQLite)."""
@@ -180,11 +229,19 @@ class ChunkTable:
         cursor = self._conn().execute(f"SELECT label FROM chunks WHERE {where}", params)
         return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
-    def by_labels(self, labels: Iterable[int]) -> dict[int, Chunk]:
+    def by_labels(self, labels: Iterable[int], generation: int) -> dict[int, Chunk] | None:
+        """The chunks under ``labels`` of ``generation``; None if a compaction has renumbered them
+        since (then the caller's labels mean other chunks). A label deleted meanwhile is missing."""
         wanted = [int(label) for label in labels]
         marks = ", ".join("?" * len(wanted))
         sql = f"SELECT {COLUMNS}, label FROM chunks WHERE label IN ({marks})"
-        return {int(row[6]): _chunk(row) for row in self._conn().execute(sql, wanted)}
+
+        def read(conn: sqlite3.Connection) -> dict[int, Chunk] | None:
+            if conn.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()[0] != generation:
+                return None
+            return {int(row[6]): _chunk(row) for row in conn.execute(sql, wanted)}
+
+        return _reading(self._conn(), read)
 
     def _expression(self, text: str) -> str | None:
         """The FTS5 query for ``text``: the OR of its rarer terms, or the AND of its common ones.

@@ -34,6 +34,7 @@ def _faiss() -> Any:
     """faiss, imported on first use: a server with no vector store never loads it."""
     return importlib.import_module("faiss")
 
+
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -71,9 +72,16 @@ class Graph:
 
     @classmethod
     def load(cls, path: Path, params: GraphParams) -> Graph | None:
+        """The checkpoint, or None if there is none. FileNotFoundError if it vanished while being
+        read: a compaction in another process replaced this generation meanwhile."""
         if not path.exists():
             return None
-        return cls(_faiss().read_index(str(path)), params)
+        try:
+            return cls(_faiss().read_index(str(path)), params)
+        except RuntimeError:
+            if path.exists():
+                raise
+            raise FileNotFoundError(path) from None
 
     @property
     def ntotal(self) -> int:
@@ -83,8 +91,9 @@ class Graph:
         self._index.add(np.ascontiguousarray(rows, dtype=np.float32))
 
     def save(self, path: Path) -> None:
-        """Checkpoint atomically: a crash leaves the previous checkpoint or the new one, never half."""
-        tmp = path.with_suffix(".tmp")
+        """Checkpoint atomically: a crash leaves the previous checkpoint or the new one, never half,
+        and a process opening it meanwhile reads the previous one whole."""
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         _faiss().write_index(self._index, str(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

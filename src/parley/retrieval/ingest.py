@@ -5,24 +5,31 @@ files in worker threads (several at once) while ``_embed_loop`` embeds what is r
 the chunks of many files into each embed call. A file's row leaves ``in_progress`` only after its
 chunks are in the index, so a ``completed`` status is never ahead of search. The queue is only a
 cache of the database: rows left ``in_progress`` (e.g. by a restart) are queued again on start.
+
+Several worker processes may share the database. Each file ``in_progress`` is claimed by the one
+that ingests it (``VectorStoreStore.claim_unfinished``): the worker that accepts an upload claims
+it at once, a heartbeat renews this worker's claims every ``lease / 3`` seconds, and the same
+heartbeat takes over files whose claim ran out (their worker died) or that nobody holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
+import os
+import secrets
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from parley.providers.embedders import Embedder
 from parley.retrieval.chunking import ChunkingStrategy, TextChunk, chunk_text, parse_chunking_strategy
-from parley.retrieval.embedded_index import open_index
 from parley.retrieval.index import Chunk, ChunkIndex, Vectors
+from parley.retrieval.index_pool import IndexPool, StoreGone
 from parley.retrieval.parsing import UnparseableFile, extract_text
+from parley.storage.background import Claim
 from parley.storage.blobs import BlobStore
 from parley.storage.library import FileStore, VectorStoreFileRecord, VectorStoreStore
 
@@ -32,45 +39,9 @@ EMBED_BATCH = 256
 """Chunks per embed call: large enough to amortize a call, small enough to stream big files."""
 PARSE_CONCURRENCY = 4
 READY_GROUPS = 2
-
-
-class StoreGone(Exception):
-    """The vector store was deleted while one of its files was being ingested."""
-
-
-class IndexPool:
-    """One open ``ChunkIndex`` per vector store, opened on first use and closed on ``close_all``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._open: dict[str, ChunkIndex] = {}
-        self._gone: set[str] = set()
-        self._lock = asyncio.Lock()
-
-    async def get(self, store_id: str, dimension: int) -> ChunkIndex:
-        async with self._lock:
-            if store_id in self._gone:
-                raise StoreGone(store_id)
-            index = self._open.get(store_id)
-            if index is None:
-                index = await asyncio.to_thread(open_index, self.root / store_id, dimension)
-                self._open[store_id] = index
-            return index
-
-    async def drop(self, store_id: str) -> None:
-        """Close and delete a deleted store's index; later ``get`` calls for it fail."""
-        async with self._lock:
-            self._gone.add(store_id)
-            index = self._open.pop(store_id, None)
-            if index is not None:
-                await asyncio.to_thread(index.close)
-            await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
-
-    async def close_all(self) -> None:
-        async with self._lock:
-            for index in self._open.values():
-                await asyncio.to_thread(index.close)
-            self._open.clear()
+LEASE = 30.0
+"""Seconds a claim on a file lasts without a heartbeat; then another worker takes the file over."""
+EmbedderFor = Callable[[str], Embedder | None]
 
 
 @dataclass(frozen=True)
@@ -93,8 +64,18 @@ class Prepared:
 class Ingestor:
     """Owns the ingestion tasks; ``submit`` returns at once, ``aclose`` cancels what is running."""
 
-    def __init__(self, stores: VectorStoreStore, files: FileStore, blobs: BlobStore, pool: IndexPool) -> None:
+    def __init__(
+        self,
+        stores: VectorStoreStore,
+        files: FileStore,
+        blobs: BlobStore,
+        pool: IndexPool,
+        lease: float = LEASE,
+    ) -> None:
         self._stores, self._files, self._blobs, self.pool = stores, files, blobs, pool
+        self.claim: Claim = (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}", lease)
+        """This worker, and the lease of its claims: pass it to ``attach`` with the files submitted."""
+        self._heartbeat: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._ready: asyncio.Queue[list[Prepared]] = asyncio.Queue(READY_GROUPS)
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,6 +83,7 @@ class Ingestor:
         self._idle.set()
         self._pending = 0
         self._latest: dict[tuple[str, str], int] = {}
+        self._closed = False
 
     def submit(self, jobs: Sequence[Job]) -> None:
         if not self._tasks:
@@ -116,28 +98,55 @@ class Ingestor:
             self._idle.clear()
             self._jobs.put_nowait(replace(job, generation=self._latest[key]))
 
-    async def resume(self, embedder_for: Callable[[str], Embedder | None]) -> None:
-        """Queue every file left ``in_progress`` (by a restart); fail those whose model is gone."""
+    async def resume(self, embedder_for: EmbedderFor) -> None:
+        """Take over the files ``in_progress`` that no live worker holds (a restart or a dead worker
+        left them), then keep renewing this worker's claims and taking over such files."""
+        await self._take_over(embedder_for)
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat(embedder_for), name="parley-ingest-heartbeat")
+
+    async def _take_over(self, embedder_for: EmbedderFor) -> None:
+        """Claim and queue the unheld files; fail those whose model is gone."""
+        worker, lease = self.claim
         jobs: list[Job] = []
-        for owner, record in await self._stores.unfinished():
+        for owner, record in await self._stores.claim_unfinished(worker, lease):
             store = await self._stores.get(record.vector_store_id, owner)
             embedder = None if store is None else embedder_for(store.embedding_model)
             if store is None or embedder is None:
                 error = {"code": "server_error", "message": "The store's embedding model is not configured."}
-                await self._stores.finish_file(replace(record, status="failed", last_error=error), owner)
+                await self._stores.finish_file(
+                    replace(record, status="failed", last_error=error), owner, worker
+                )
                 continue
             jobs.append(Job(owner, record, embedder, store.embedding_dimension))
         self.submit(jobs)
+
+    async def _beat(self, embedder_for: EmbedderFor) -> None:
+        worker, lease = self.claim
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await self._stores.renew_claims(worker, lease)
+                await self._take_over(embedder_for)
+            except Exception:  # a store hiccup must not stop the heartbeat; the next beat retries
+                log.exception("renewing the ingestion claims of %s failed", worker)
 
     async def wait_idle(self) -> None:
         """Until every submitted file has finished (for bulk ingestion and tests)."""
         await self._idle.wait()
 
     async def aclose(self) -> None:
-        for task in self._tasks:
+        """Stop, and give up this worker's claims so another worker (or the next start) resumes
+        its unfinished files at once instead of after the lease."""
+        if self._closed:  # a second shutdown: the database may be closed by now
+            return
+        self._closed = True
+        tasks = [*self._tasks, *([self._heartbeat] if self._heartbeat else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._heartbeat = [], None
+        await self._stores.release_claims(self.claim[0])
 
     async def _prepare_loop(self) -> None:
         while True:
@@ -212,9 +221,8 @@ class Ingestor:
             return
         try:
             if vectors is None:
-                await self._stores.finish_file(
-                    replace(job.file, status="failed", last_error=item.error), job.owner
-                )
+                failed = replace(job.file, status="failed", last_error=item.error)
+                await self._stores.finish_file(failed, job.owner, self.claim[0])
             else:
                 await self._complete(job, item.chunks, vectors)
         except StoreGone:
@@ -233,8 +241,13 @@ class Ingestor:
         await asyncio.to_thread(_replace_file, index, record.file_id, chunks, vectors)
         usage = sum(len(c.text.encode()) for c in chunks) + vectors.nbytes
         done = replace(record, status="completed", last_error=None, usage_bytes=usage)
-        if not await self._stores.finish_file(done, job.owner):  # detached or cancelled just now
+        if await self._stores.finish_file(done, job.owner, self.claim[0]):
+            return
+        now = await self._stores.get_file(record.vector_store_id, record.file_id, job.owner)
+        if now is None or now.status not in ("in_progress", "completed"):  # detached or cancelled just now
             await asyncio.to_thread(index.delete_file, record.file_id)
+        # else another worker holds the file now (it took it over, or it was attached again there):
+        # its chunks are the ones that count, and deleting here could remove them
 
 
 def _parse(data: bytes, filename: str, strategy: ChunkingStrategy) -> list[TextChunk]:

@@ -19,7 +19,8 @@ from parley.ids import new_id
 from parley.providers.embedders import Embedder, RemoteEmbedder
 from parley.retrieval.chunking import ChunkingStrategy
 from parley.retrieval.index import Attributes, ChunkIndex
-from parley.retrieval.ingest import IndexPool, Ingestor, Job
+from parley.retrieval.index_pool import IndexPool
+from parley.retrieval.ingest import LEASE, Ingestor, Job
 from parley.retrieval.query import SearchOptions, SearchResult, results, search_by_model
 from parley.storage.blobs import BlobStore
 from parley.storage.library import (
@@ -63,6 +64,7 @@ class VectorStoreLibrary:
         embedders: Sequence[Embedder],
         root: Path,
         clock: Callable[[], float] = time.time,
+        lease: float = LEASE,
     ) -> None:
         """``embedders[0]`` embeds new stores; the others serve stores created with their models."""
         self.stores, self.files, self.blobs = stores, files, blobs
@@ -70,7 +72,7 @@ class VectorStoreLibrary:
         self._default = embedders[0]
         self._clock = clock
         self._pool = IndexPool(root)
-        self._ingestor = Ingestor(stores, files, blobs, self._pool)
+        self._ingestor = Ingestor(stores, files, blobs, self._pool, lease)
         self._resumed = False
 
     def now(self) -> int:
@@ -160,7 +162,7 @@ class VectorStoreLibrary:
             )
             for spec in specs
         ]
-        await self.stores.attach(records, owner)
+        await self.stores.attach(records, owner, self._ingestor.claim)  # ingested here, by this worker
         await self.stores.touch(store_id, owner, now)
         self._ingestor.submit([Job(owner, r, embedder, store.embedding_dimension) for r in records])
         return records
@@ -275,7 +277,8 @@ class VectorStoreLibrary:
         return embedder
 
     async def start(self) -> None:
-        """Once per process: queue the files a previous run left ``in_progress`` (also run lazily)."""
+        """Once per process: take over the files ``in_progress`` no live worker holds (a previous run
+        or a dead worker left them), and keep doing so now and then (also run lazily)."""
         if not self._resumed:
             self._resumed = True
             await self._ingestor.resume(self._embedders.get)

@@ -16,6 +16,12 @@ Search picks its strategy by how many vectors are eligible:
 Queries read the rows they need with ``os.preadv`` (one call per run of consecutive labels), not
 through a long-lived memory map: the rows stay in the page cache (shared, reclaimable) instead of
 piling up in this process's resident memory, and no page faults are paid per query.
+
+Other processes may share the directory (see ``embedded_index``). So every read goes through the
+file descriptor opened with the store, never the path: a compaction elsewhere may unlink this
+generation's files, and the open descriptor keeps them readable until this process has moved on.
+Only whole rows count (another process may be appending one); a partial row left by a crash is cut
+off only by the holder of the directory lock, before it appends.
 """
 
 from __future__ import annotations
@@ -56,7 +62,10 @@ def select(mask: Mask) -> Selection:
 
 
 class VectorStore:
-    def __init__(self, directory: Path, generation: int, dimension: int, params: VectorParams) -> None:
+    def __init__(
+        self, directory: Path, generation: int, dimension: int, params: VectorParams, create: bool = False
+    ) -> None:
+        """Raises FileNotFoundError when the generation's file is gone (a compaction replaced it)."""
         self.directory, self.generation, self.dimension, self.params = (
             directory,
             generation,
@@ -65,21 +74,23 @@ class VectorStore:
         )
         self.path = directory / f"vectors.{generation}.f32"
         self.graph_path = directory / f"hnsw.{generation}.faiss"
-        self.path.touch()
-        self._fd = os.open(self.path, os.O_RDONLY)
-        self.rows = self._truncate_partial_row()
+        self._fd = os.open(self.path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o644)
+        self.rows = self._whole_rows()
         self.live: Mask = np.zeros(self.rows, dtype=np.bool_)
         self.graph: Graph | None = None
         self._saved = 0
         self._everything: Selection | None = None
 
-    def _truncate_partial_row(self) -> int:
-        """A crash mid-append can leave a partial row; whole rows without a chunk are tombstones."""
+    def _whole_rows(self) -> int:
+        return os.fstat(self._fd).st_size // (4 * self.dimension)
+
+    def cut_partial_row(self) -> None:
+        """A crash mid-append can leave a partial row; cut it before appending (directory lock held).
+        Whole rows without a chunk are tombstones."""
         row_bytes = 4 * self.dimension
-        size = self.path.stat().st_size
+        size = os.fstat(self._fd).st_size
         if size % row_bytes:
             os.truncate(self.path, size - size % row_bytes)
-        return size // row_bytes
 
     def open(self, live_labels: Labels) -> None:
         """Mark ``live_labels`` (from SQLite) alive and bring the graph up to date with the file."""
@@ -92,19 +103,26 @@ class VectorStore:
         if self.graph is not None and self.graph.ntotal > self.rows:
             self.graph = None  # a checkpoint newer than its file cannot happen; rebuild to be safe
         self._saved = self.graph.ntotal if self.graph is not None else 0
-        self._sync_graph()
-        for stale in self.directory.glob("*.*"):
-            if stale.suffix in (".f32", ".faiss", ".tmp") and stale not in (self.path, self.graph_path):
-                stale.unlink()
+        self._sync_graph(checkpoint=False)
+
+    def follow(self, live_labels: Labels | None) -> None:
+        """Take in rows another process appended, and (given them) the labels live now."""
+        rows = self._whole_rows()
+        if rows > self.rows:
+            self.live = np.concatenate([self.live, np.zeros(rows - self.rows, dtype=np.bool_)])
+            self.rows = rows
+        if live_labels is not None:
+            self.live = np.zeros(self.rows, dtype=np.bool_)
+            self.live[live_labels] = True
+        self._everything = None
+        self._sync_graph(checkpoint=False)
 
     @property
     def live_count(self) -> int:
         return int(np.count_nonzero(self.live))
 
-    def matrix(self) -> npt.NDArray[np.float32]:
-        if not self.rows:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.dimension))
+    def rows_between(self, start: int, end: int) -> npt.NDArray[np.float32]:
+        return read_rows(self._fd, np.arange(start, end, dtype=np.int64), self.dimension)
 
     def append(self, vectors: Matrix) -> Labels:
         """Write rows durably (fsync) before the SQLite commit that refers to them."""
@@ -131,17 +149,18 @@ class VectorStore:
         dead = self.rows - self.live_count
         return dead >= max(256, self.params.compact_fraction * self.rows)
 
-    def _sync_graph(self) -> None:
-        """Build the graph once the store is worth it, and add rows it has not seen yet."""
+    def _sync_graph(self, checkpoint: bool = True) -> None:
+        """Build the graph once the store is worth it, and add rows it has not seen yet.
+
+        Only a writer (holding the directory lock) checkpoints it."""
         if self.graph is None and self.live_count >= self.params.exact_below:
-            sample = np.flatnonzero(self.live)[:TRAIN_SAMPLE]  # index first: a mask would read every row
-            self.graph = Graph.create(np.asarray(self.matrix()[sample]), self.params.graph)
+            sample = np.flatnonzero(self.live)[:TRAIN_SAMPLE].astype(np.int64)
+            self.graph = Graph.create(read_rows(self._fd, sample, self.dimension), self.params.graph)
         if self.graph is None:
             return
-        matrix = self.matrix()
         for start in range(self.graph.ntotal, self.rows, ADD_BATCH):
-            self.graph.add(np.asarray(matrix[start : start + ADD_BATCH]))
-        if self.graph.ntotal - self._saved >= self.params.checkpoint_every:
+            self.graph.add(self.rows_between(start, min(start + ADD_BATCH, self.rows)))
+        if checkpoint and self.graph.ntotal - self._saved >= self.params.checkpoint_every:
             self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -152,12 +171,12 @@ class VectorStore:
     def compacted(self, generation: int) -> tuple[VectorStore, Labels]:
         """A new generation holding only live rows, and the old labels in their new order."""
         keep = np.flatnonzero(self.live).astype(np.int64)
-        successor = VectorStore(self.directory, generation, self.dimension, self.params)
-        os.truncate(successor.path, 0)
+        successor = VectorStore(self.directory, generation, self.dimension, self.params, create=True)
+        os.truncate(successor.path, 0)  # what a compaction that failed may have left
         successor.rows = 0
-        matrix = self.matrix()
+        successor.live = np.zeros(0, dtype=np.bool_)
         for start in range(0, len(keep), ADD_BATCH):
-            successor.append(np.asarray(matrix[keep[start : start + ADD_BATCH]]))
+            successor.append(read_rows(self._fd, keep[start : start + ADD_BATCH], self.dimension))
         successor.live[:] = True
         successor._sync_graph()
         successor.checkpoint()
@@ -167,6 +186,7 @@ class VectorStore:
         os.close(self._fd)
 
     def remove_files(self) -> None:
+        """Close and unlink (a process still reading them keeps them open until it moves on)."""
         self.close()
         self.path.unlink(missing_ok=True)
         self.graph_path.unlink(missing_ok=True)
@@ -194,6 +214,16 @@ class VectorStore:
         if not self.params.rerank:
             return [(row[row >= 0][:k], s[row >= 0][:k]) for row, s in zip(labels, scores, strict=True)]
         return rerank(self._fd, queries, labels, k)
+
+
+def remove_stale(directory: Path, generation: int) -> None:
+    """Delete the files of every other generation and unfinished checkpoints (directory lock held).
+
+    Safe beside a process still on an older generation: it reads through descriptors it holds."""
+    keep = {f"vectors.{generation}.f32", f"hnsw.{generation}.faiss"}
+    for stale in directory.glob("*.*"):
+        if stale.suffix in (".f32", ".faiss", ".tmp") and stale.name not in keep:
+            stale.unlink(missing_ok=True)
 
 
 def top_k(scores: Matrix, labels: Labels, k: int) -> tuple[Labels, Matrix]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from parley.storage.background import Claim
 from parley.storage.base import Order, Page
 
 
@@ -187,6 +188,8 @@ class VectorStoreStore(Protocol):
     """Vector stores, their files and file batches, scoped by owner.
 
     The chunks themselves live in the store's ``ChunkIndex``; this is the metadata beside it.
+    A file ``in_progress`` is ingested by one worker process at a time: the one holding its claim
+    (a worker id and a lease its heartbeat renews, as background jobs do in ``background.py``).
     """
 
     async def create(self, record: VectorStoreRecord, owner: str) -> None: ...
@@ -204,8 +207,11 @@ class VectorStoreStore(Protocol):
 
     async def delete(self, store_id: str, owner: str) -> bool: ...
 
-    async def attach(self, files: list[VectorStoreFileRecord], owner: str) -> None:
-        """Insert or reset (to the given state) each file's membership, in one transaction."""
+    async def attach(
+        self, files: list[VectorStoreFileRecord], owner: str, claim: Claim | None = None
+    ) -> None:
+        """Insert or reset (to the given state) each file's membership, in one transaction; with
+        ``claim``, claimed for ingestion by that worker in the same transaction."""
 
     async def get_file(self, store_id: str, file_id: str, owner: str) -> VectorStoreFileRecord | None: ...
 
@@ -213,8 +219,9 @@ class VectorStoreStore(Protocol):
         self, store_id: str, owner: str, query: FileListQuery
     ) -> tuple[list[VectorStoreFileRecord], bool]: ...
 
-    async def finish_file(self, record: VectorStoreFileRecord, owner: str) -> bool:
-        """Record the outcome of ingesting a file still ``in_progress``; False if it no longer is."""
+    async def finish_file(self, record: VectorStoreFileRecord, owner: str, worker: str | None = None) -> bool:
+        """Record the outcome of ingesting a file still ``in_progress``; False if it no longer is,
+        or, given ``worker``, if another worker holds its claim now (it took the file over)."""
 
     async def set_attributes(
         self, store_id: str, file_id: str, owner: str, attributes: dict[str, str | float | bool]
@@ -230,6 +237,16 @@ class VectorStoreStore(Protocol):
 
     async def unfinished(self) -> list[tuple[str, VectorStoreFileRecord]]:
         """Every (owner, file) left ``in_progress``, e.g. by a restart, so ingestion can resume."""
+
+    async def claim_unfinished(self, worker: str, lease: float) -> list[tuple[str, VectorStoreFileRecord]]:
+        """Every (owner, file) ``in_progress`` that no live worker holds (never claimed, released, or
+        its lease ran out), oldest first, now claimed by ``worker`` for ``lease`` seconds."""
+
+    async def renew_claims(self, worker: str, lease: float) -> None:
+        """Extend ``worker``'s claims on the files it is ingesting by ``lease`` seconds from now."""
+
+    async def release_claims(self, worker: str) -> None:
+        """Give up ``worker``'s claims (it stops): another worker may take the files at once."""
 
     async def create_batch(self, batch: FileBatchRecord, owner: str) -> None: ...
 

@@ -236,6 +236,17 @@ def m011_workers(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL) WITHOUT ROWID")
 
 
+def m012_ingest_claims(conn: sqlite3.Connection) -> None:
+    """Which worker process ingests a file ``in_progress``, until when (a lease its heartbeat
+    renews): any worker may accept an upload, exactly one ingests it, and the files of a worker
+    that died (lease run out) are taken over."""
+    conn.execute("ALTER TABLE vector_store_files ADD COLUMN worker TEXT")
+    conn.execute("ALTER TABLE vector_store_files ADD COLUMN lease_until REAL")
+    conn.execute(
+        "CREATE INDEX vector_store_files_claims ON vector_store_files (worker) WHERE status = 'in_progress'"
+    )
+
+
 REASONING_OUTPUT = "kind = 'output' AND substr(item_id, 1, 3) = 'rs_'"
 """The rows ``response_items_reasoning`` indexes; a query repeats it to use that index."""
 
@@ -252,6 +263,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m009_api_keys,
     m010_item_lookup,
     m011_workers,
+    m012_ingest_claims,
 ]
 
 

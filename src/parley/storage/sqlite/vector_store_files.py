@@ -7,11 +7,13 @@ transaction. ``Cursor`` implements OpenAI's ``after``/``before`` pagination once
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 
+from parley.storage.background import Claim
 from parley.storage.base import Order
 from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
 from parley.storage.library import VectorStoreFileStatus as Status
@@ -21,15 +23,23 @@ _COLUMNS = (
     " usage_bytes, batch_id, sha256"
 )
 _UPSERT = f"""
-INSERT INTO vector_store_files ({_COLUMNS}, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO vector_store_files ({_COLUMNS}, owner, worker, lease_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (vector_store_id, file_id) DO UPDATE SET
     created_at = excluded.created_at, status = excluded.status, last_error = excluded.last_error,
     attributes = excluded.attributes, chunking_strategy = excluded.chunking_strategy,
-    usage_bytes = excluded.usage_bytes, batch_id = excluded.batch_id, sha256 = excluded.sha256
+    usage_bytes = excluded.usage_bytes, batch_id = excluded.batch_id, sha256 = excluded.sha256,
+    worker = excluded.worker, lease_until = excluded.lease_until
 """
 _FINISH = """
-UPDATE vector_store_files SET status = ?, last_error = ?, usage_bytes = ?
+UPDATE vector_store_files SET status = ?, last_error = ?, usage_bytes = ?, worker = NULL, lease_until = NULL
 WHERE vector_store_id = ? AND file_id = ? AND owner = ? AND status = 'in_progress'
+    AND (? IS NULL OR worker = ?)
+"""
+_CLAIM = f"""
+UPDATE vector_store_files SET worker = ?, lease_until = ?
+WHERE status = 'in_progress' AND (worker IS NULL OR lease_until < ?)
+RETURNING rowid, owner, {_COLUMNS}
 """
 
 
@@ -63,8 +73,11 @@ class Cursor:
         return (page[::-1] if backward else page), len(rows) > self.limit
 
 
-def attach(conn: sqlite3.Connection, files: list[VectorStoreFileRecord], owner: str) -> None:
-    conn.executemany(_UPSERT, [(*_row(f), owner) for f in files])
+def attach(
+    conn: sqlite3.Connection, files: list[VectorStoreFileRecord], owner: str, claim: Claim | None
+) -> None:
+    worker, lease_until = (claim[0], time.time() + claim[1]) if claim else (None, None)
+    conn.executemany(_UPSERT, [(*_row(f), owner, worker, lease_until) for f in files])
 
 
 def get_file(
@@ -94,10 +107,10 @@ def list_files(
     return [_record(row) for row in rows], has_more
 
 
-def finish(conn: sqlite3.Connection, record: VectorStoreFileRecord, owner: str) -> bool:
+def finish(conn: sqlite3.Connection, record: VectorStoreFileRecord, owner: str, worker: str | None) -> bool:
     error = None if record.last_error is None else orjson.dumps(record.last_error).decode()
     params = (record.status, error, record.usage_bytes, record.vector_store_id, record.file_id, owner)
-    return conn.execute(_FINISH, params).rowcount > 0
+    return conn.execute(_FINISH, (*params, worker, worker)).rowcount > 0
 
 
 def find_by_sha256(
@@ -117,6 +130,17 @@ def unfinished(conn: sqlite3.Connection) -> list[tuple[str, VectorStoreFileRecor
         " ORDER BY created_at, rowid"
     ).fetchall()
     return [(row[0], _record(row[1:])) for row in rows]
+
+
+def claim_unfinished(
+    conn: sqlite3.Connection, worker: str, lease: float
+) -> list[tuple[str, VectorStoreFileRecord]]:
+    """One ``UPDATE ... RETURNING`` on the single writer thread: two workers never get one file."""
+    now = time.time()
+    rows = sorted(
+        conn.execute(_CLAIM, (worker, now + lease, now)).fetchall(), key=lambda row: (row[4], row[0])
+    )
+    return [(row[1], _record(row[2:])) for row in rows]
 
 
 def get_batch(conn: sqlite3.Connection, store_id: str, batch_id: str, owner: str) -> FileBatchRecord | None:

@@ -8,10 +8,12 @@ and per-batch SQL lives in ``vector_store_files``.
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 import orjson
 
+from parley.storage.background import Claim
 from parley.storage.base import Order
 from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
 from parley.storage.library import VectorStoreRecord as Record
@@ -98,8 +100,10 @@ class SqliteVectorStoreStore:
 
         return await self._db.run(lambda conn: transaction(conn, write))
 
-    async def attach(self, files: list[VectorStoreFileRecord], owner: str) -> None:
-        await self._db.run(lambda conn: transaction(conn, lambda c: files_sql.attach(c, files, owner)))
+    async def attach(
+        self, files: list[VectorStoreFileRecord], owner: str, claim: Claim | None = None
+    ) -> None:
+        await self._db.run(lambda conn: transaction(conn, lambda c: files_sql.attach(c, files, owner, claim)))
 
     async def get_file(self, store_id: str, file_id: str, owner: str) -> VectorStoreFileRecord | None:
         return await self._db.run(lambda conn: files_sql.get_file(conn, store_id, file_id, owner))
@@ -109,9 +113,9 @@ class SqliteVectorStoreStore:
     ) -> tuple[list[VectorStoreFileRecord], bool]:
         return await self._db.run(lambda conn: files_sql.list_files(conn, store_id, owner, query))
 
-    async def finish_file(self, record: VectorStoreFileRecord, owner: str) -> bool:
+    async def finish_file(self, record: VectorStoreFileRecord, owner: str, worker: str | None = None) -> bool:
         return await self._db.run(
-            lambda conn: transaction(conn, lambda c: files_sql.finish(c, record, owner))
+            lambda conn: transaction(conn, lambda c: files_sql.finish(c, record, owner, worker))
         )
 
     async def set_attributes(
@@ -142,6 +146,22 @@ class SqliteVectorStoreStore:
 
     async def unfinished(self) -> list[tuple[str, VectorStoreFileRecord]]:
         return await self._db.run(files_sql.unfinished)
+
+    async def claim_unfinished(self, worker: str, lease: float) -> list[tuple[str, VectorStoreFileRecord]]:
+        return await self._db.run(
+            lambda conn: transaction(conn, lambda c: files_sql.claim_unfinished(c, worker, lease))
+        )
+
+    async def renew_claims(self, worker: str, lease: float) -> None:
+        sql = "UPDATE vector_store_files SET lease_until = ? WHERE worker = ? AND status = 'in_progress'"
+        await self._db.run(lambda conn: conn.execute(sql, (time.time() + lease, worker)))
+
+    async def release_claims(self, worker: str) -> None:
+        sql = (
+            "UPDATE vector_store_files SET worker = NULL, lease_until = NULL"
+            " WHERE worker = ? AND status = 'in_progress'"
+        )
+        await self._db.run(lambda conn: conn.execute(sql, (worker,)))
 
     async def create_batch(self, batch: FileBatchRecord, owner: str) -> None:
         sql = (
