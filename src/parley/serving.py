@@ -19,6 +19,7 @@ from parley.config import Settings
 from parley.keys import active_count
 from parley.local_model import serve_local_model, with_local_model
 from parley.providers.profiles import server_of_url
+from parley.supervisor import can_share_port, run_workers
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -49,11 +50,10 @@ def serve(settings: Settings) -> int:
         return 2
     local = serve_local_model(settings)  # loads while the app is built; None with a provider configured
     try:
-        _run(with_local_model(settings, local), keys)
+        return _run(with_local_model(settings, local), keys)
     finally:
         if local is not None:
             local.stop()
-    return 0
 
 
 def summary(settings: Settings, keys: int) -> list[str]:
@@ -80,7 +80,7 @@ def summary(settings: Settings, keys: int) -> list[str]:
     return lines
 
 
-def _run(settings: Settings, keys: int) -> None:
+def _run(settings: Settings, keys: int) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -100,10 +100,13 @@ def _run(settings: Settings, keys: int) -> None:
     )
     if settings.workers == 1:
         uvicorn.Server(config).run()
-        return
-    # Processes started afresh (spawn) on one listening socket; uvicorn's supervisor restarts one
-    # that dies, and the one that takes its place settles what it left running (app.lifespan).
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return 0
+    # Processes started afresh (spawn); one that dies is replaced, and the one that takes its place
+    # settles what it left running (app.lifespan).
+    if can_share_port():
+        return run_workers(config, settings.workers)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()  # one socket: connections land unevenly
+    return 0
 
 
 @dataclass(frozen=True)

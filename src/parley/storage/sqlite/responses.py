@@ -16,7 +16,7 @@ import orjson
 
 from parley.storage.base import Item, Order, Page
 from parley.storage.sqlite.conversations import append_items
-from parley.storage.sqlite.database import Database, transaction
+from parley.storage.sqlite.database import MAX_VARIABLES, Database, execute_rows, transaction
 from parley.storage.sqlite.migrations import REASONING_OUTPUT
 
 _CHAIN_ITEMS = """
@@ -32,12 +32,12 @@ ORDER BY chain.depth DESC, i.position
 """
 
 
-_UPSERT_RESPONSE = """
-INSERT INTO responses (id, owner, previous_response_id, created_at, status, data) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data, worker = NULL
-"""
+_INSERT_RESPONSES = "INSERT INTO responses (id, owner, previous_response_id, created_at, status, data) VALUES"
+_ON_CONFLICT = "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data, worker = NULL"
 """Every write of a response but ``begin`` is its end (or a background job's own row): it is no
 longer a running worker's."""
+_UPSERT_RESPONSE = f"{_INSERT_RESPONSES} (?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
+_INSERT_ITEMS = "INSERT INTO response_items (response_id, position, kind, item_id, owner, data) VALUES"
 
 
 class SqliteResponseStore:
@@ -72,26 +72,14 @@ class SqliteResponseStore:
         owner: str,
         conversation_id: str | None = None,
     ) -> None:
-        row = _response_row(response, owner)
-        appended = [*input_items, *response["output"]] if response["status"] != "failed" else []
         rid = response["id"]
         kinds = [("input", item) for item in input_items] + [("output", item) for item in response["output"]]
         items = [
             (rid, pos, kind, item["id"], owner, orjson.dumps(item)) for pos, (kind, item) in enumerate(kinds)
         ]
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM response_items WHERE response_id = ?", (rid,))
-            conn.execute(_UPSERT_RESPONSE, row)
-            conn.executemany(
-                "INSERT INTO response_items (response_id, position, kind, item_id, owner, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                items,
-            )
-            if conversation_id is not None and appended:
-                append_items(conn, conversation_id, owner, appended)
-
-        await self._db.run(lambda conn: transaction(conn, write))
+        appended = [*input_items, *response["output"]] if response["status"] != "failed" else []
+        added = (conversation_id, owner, appended) if conversation_id is not None and appended else None
+        await self._db.write_grouped(_write_responses, (_response_row(response, owner), items, added))
 
     async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
         ids = list(item_ids)
@@ -179,6 +167,22 @@ class SqliteResponseStore:
 
     async def aclose(self) -> None:
         await self._db.aclose()
+
+
+def _write_responses(conn: sqlite3.Connection, saves: list[tuple[Any, ...]]) -> None:
+    """Finished responses, each with its items (any it had are replaced) and, on a conversation,
+    its items appended there: one statement per kind for them all (``Database.write_grouped``)."""
+    ids = [row[0] for row, _, _ in saves]
+    for start in range(0, len(ids), MAX_VARIABLES):
+        chunk = ids[start : start + MAX_VARIABLES]
+        conn.execute(
+            f"DELETE FROM response_items WHERE response_id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+    execute_rows(conn, _INSERT_RESPONSES, [row for row, _, _ in saves], _ON_CONFLICT)
+    execute_rows(conn, _INSERT_ITEMS, [item for _, items, _ in saves for item in items])
+    for _, _, added in saves:
+        if added is not None:
+            append_items(conn, *added)
 
 
 def write_response_row(conn: sqlite3.Connection, response: dict[str, Any], owner: str) -> None:
