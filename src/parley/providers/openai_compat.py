@@ -133,7 +133,7 @@ class OpenAICompatProvider:
                     yield chunk
                 return
             done, last_choices = False, None
-            async for data in iter_sse_data(response.aiter_bytes()):
+            async for data in iter_sse_data(_body_bytes(response)):
                 # Read on past [DONE] to the end of the body: a connection closed with its body
                 # unread cannot go back to the pool, and every response would pay a new handshake.
                 if done or data == b"[DONE]":
@@ -236,3 +236,12 @@ def completion_as_chunks(completion: Json) -> list[Json]:
     if completion.get("usage"):
         chunks.append({"choices": [], "usage": completion["usage"]})
     return chunks
+
+
+def _body_bytes(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body as it comes off the transport, when it is not compressed: two generator layers
+    less per streamed token than ``aiter_bytes`` (a decoder that would pass it through, and a
+    chunker), measured at a few percent of a paced stream's CPU."""
+    if response.headers.get("content-encoding", "identity") != "identity":
+        return response.aiter_bytes()
+    return aiter(response.stream)  # type: ignore[arg-type]
