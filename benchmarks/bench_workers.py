@@ -3,11 +3,13 @@ at 10 ms per token (32 tokens) >= 0.9x the upstream called directly, with ``--wo
 single-worker figure beside it); non-stream responses/s at c=32 with ``--workers 2`` >= 1.6x
 ``--workers 1``; server CPU per token event (``cpu_us_per_token``, the whole process tree's).
 
-One paced fake upstream (``--delay-ms`` between a stream's chunks; a non-stream answer comes at once)
-and two ``parley serve`` in front of it, one with ``--workers 1`` and one with ``--workers 2``, all on
-loopback. Each load runs against the upstream directly, then each Parley, one at a time. A paced
-stream is read to its end; its rate is streams per second, its CPU that of every process of the
-server (``/proc/<pid>/task/*/schedstat`` of the supervisor and its workers).
+Two fake upstreams, one paced (``--delay-ms`` between a stream's chunks) and one not, and two
+``parley serve`` in front of them (config-file routes ``paced/...`` and ``fast/...``), one with
+``--workers 1`` and one with ``--workers 2``, all on loopback, driven by a lean raw HTTP client
+(``rawclient.py``). Each load runs against the upstream directly, then each Parley, one at a time.
+A paced stream is read to its end. CPU is each server's whole process tree
+(``/proc/<pid>/task/*/schedstat``); ``cores_busy`` adds the client's and the upstream's: on a
+2-core machine shared by all three, it says when the machine, not Parley, set the rate.
 """
 
 from __future__ import annotations
@@ -70,7 +72,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-async def _measure(server: Server, body: Json, path: str, must_end: bytes, total: int, slots: int) -> Json:
+async def _measure(
+    server: Server,
+    body: Json,
+    path: str,
+    must_end: bytes,
+    total: int,
+    slots: int,
+    behind: Server | None = None,
+) -> Json:
+    """``total`` requests from ``slots`` connections; with ``behind`` (the upstream a Parley calls),
+    its CPU too, and how many of the machine's cores the three (client, Parley, upstream) kept busy."""
     connections = [Connection("127.0.0.1", server.port) for _ in range(slots)]
     try:
         await asyncio.gather(*(c.post(path, body, must_end) for c in connections[:64]))  # warm-up
@@ -84,15 +96,17 @@ async def _measure(server: Server, body: Json, path: str, must_end: bytes, total
                 await connections[k].post(path, body, must_end)
                 latencies.append((time.perf_counter() - start) * 1000)
 
-        cpu_before, client_before = tree_cpu_ns(server.proc.pid), time.process_time()
+        pids = [server.proc.pid] + ([behind.proc.pid] if behind else [])
+        before, client_before = [tree_cpu_ns(pid) for pid in pids], time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(slot(k) for k in range(slots)))
-        wall, cpu = time.perf_counter() - started, tree_cpu_ns(server.proc.pid) - cpu_before
+        wall = time.perf_counter() - started
+        cpu, *upstream = [tree_cpu_ns(pid) - was for pid, was in zip(pids, before, strict=True)]
         client = time.process_time() - client_before
     finally:
         for connection in connections:
             connection.close()
-    return {
+    row = {
         "n": total,
         "per_s": round(total / wall, 1),
         "p50_ms": percentile(latencies, 50),
@@ -100,6 +114,10 @@ async def _measure(server: Server, body: Json, path: str, must_end: bytes, total
         "cpu_ms_per_request": round(cpu / total / 1e6, 3),
         "client_cpu_ms_per_request": round(client * 1000 / total, 3),
     }
+    if upstream:
+        row["upstream_cpu_ms_per_request"] = round(upstream[0] / total / 1e6, 3)
+        row["cores_busy"] = round((cpu + upstream[0] + client * 1e9) / wall / 1e9, 2)
+    return row
 
 
 def _upstream(
@@ -139,9 +157,11 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     nonstream = {"upstream": await _measure(fast_up, chat, CHAT, b"}", *texts)}
     for workers, server in parleys.items():
         body = {"model": "paced/fake-model", "input": "hi", "stream": True}
-        paced[f"workers{workers}"] = await _measure(server, body, RESPONSES, DONE, streams, args.streams)
+        paced[f"workers{workers}"] = await _measure(
+            server, body, RESPONSES, DONE, streams, args.streams, behind=paced_up
+        )
         body = {"model": "fast/fake-model", "input": "hi"}
-        nonstream[f"workers{workers}"] = await _measure(server, body, RESPONSES, b"}", *texts)
+        nonstream[f"workers{workers}"] = await _measure(server, body, RESPONSES, b"}", *texts, behind=fast_up)
     return report(args, paced, nonstream)
 
 
