@@ -100,6 +100,7 @@ def test_a_streaming_response_is_in_progress_on_every_worker_from_its_first_even
         "POST", "/v1/responses", {"model": MODEL, "input": "x", "previous_response_id": response_id}
     )
     assert status == 400  # not continued before it is stored whole
+    assert other.request("DELETE", f"/v1/responses/{response_id}")[0] == 404  # nor deleted
     *_, last = events
     assert last["type"] == "response.completed"
     status, stored = other.request("GET", f"/v1/responses/{response_id}")

@@ -81,6 +81,7 @@ async def test_a_running_response_is_read_by_every_worker_and_continued_by_none_
     assert await other.get("r1", "bob") is None
     assert await other.history("r1", "alice") is None
     assert await other.running() == [("r1", "alice", this_process())]
+    assert not await other.delete("r1", "alice")  # its end would write it back
     await one.save(response("r1", "r0", [item("o1")]), [item("i1")], "alice")
     assert await other.running() == []
     assert [i["id"] for i in await other.history("r1", "alice") or []] == ["i0", "o0", "i1", "o1"]

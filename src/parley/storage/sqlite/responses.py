@@ -156,7 +156,11 @@ class SqliteResponseStore:
 
     async def delete(self, response_id: str, owner: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute("DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
+            # A response still running in some worker is not there to delete yet (as in one process,
+            # where it is only in that process's registry): its end would write it back.
+            cur = conn.execute(
+                "DELETE FROM responses WHERE id = ? AND owner = ? AND worker IS NULL", (response_id, owner)
+            )
             if cur.rowcount == 0:
                 return False
             conn.execute("DELETE FROM response_events WHERE response_id = ?", (response_id,))
