@@ -11,7 +11,8 @@ import pytest
 
 from parley.testing.fake_upstream import Reply, ToolCall
 from tests.conftest import Harness
-from tests.support.mcp_server import McpTestServer, _free_port
+from tests.support.mcp_server import McpTestServer
+from tests.support.workers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ async def test_a_server_that_is_down_gives_a_failed_list_and_a_clean_response(
     harness_factory: Callable[..., Harness],
 ) -> None:
     h = harness_factory([Reply(text="The tools are unavailable.")], allow_private_urls=True)
-    url = f"http://127.0.0.1:{_free_port()}/mcp"
+    url = f"http://127.0.0.1:{free_port()}/mcp"
     response = await sdk_for(h).responses.create(model="fake-model", input="hi", tools=[mcp_tool(url)])
     assert response.status == "completed"
     listed = response.output[0]

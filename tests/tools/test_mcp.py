@@ -24,7 +24,8 @@ from parley.tools.mcp import (
     read_list,
 )
 from parley.wire.tools import McpTool, without_credentials
-from tests.support.mcp_server import McpTestServer, _free_port
+from tests.support.mcp_server import McpTestServer
+from tests.support.workers import free_port
 
 
 def server(**options: Any) -> McpServer:
@@ -163,7 +164,7 @@ async def test_sessions_are_pooled_and_expire(
 async def test_a_server_that_is_down_is_an_mcp_error() -> None:
     clients = McpClients(httpx2.AsyncHTTPTransport(), allow_private=True)
     with pytest.raises(McpError, match="Cannot connect"):
-        await clients.list_tools(f"http://127.0.0.1:{_free_port()}/mcp", {})
+        await clients.list_tools(f"http://127.0.0.1:{free_port()}/mcp", {})
     assert clients._sessions == {}
 
 
