@@ -3,10 +3,12 @@ Ctrl-C, a refusal when the port is taken, and no restart loop for workers that c
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 import uvicorn
 
 from parley.supervisor import can_share_port, run_workers
-from tests.support.workers import Connection, free_port, parley_workers, worker_of
+from tests.support.workers import Connection, children, free_port, parley_workers, worker_of
 
 pytestmark = pytest.mark.skipif(not can_share_port(), reason="SO_REUSEPORT balancing is Linux's")
 
@@ -67,3 +69,54 @@ def test_workers_that_cannot_start_are_not_started_again() -> None:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert time.monotonic() - started < 30
+
+
+async def tiny_app(scope: dict[str, object], receive: object, send: object) -> None:
+    """What a worker serves in the supervisor's own tests: a 200 for any request."""
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
+
+
+def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all() -> None:
+    port = free_port()
+    config = uvicorn.Config("tests.test_supervisor:tiny_app", port=port, log_level="critical", lifespan="off")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    replaced: list[int] = []
+
+    def kill_one_then_stop() -> None:
+        first = _serving_workers(port, 2)
+        os.kill(first[0], signal.SIGKILL)
+        later = _serving_workers(port, 2, without=first[0])
+        replaced.extend(set(later) - set(first))
+        os.kill(os.getpid(), signal.SIGTERM)  # as the service manager would
+
+    helper = threading.Thread(target=kill_one_then_stop)
+    helper.start()
+    try:
+        assert run_workers(config, 2) == 0
+    finally:
+        helper.join(timeout=60)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert len(replaced) == 1
+    assert not Path(f"/proc/{replaced[0]}").exists() or "Z" in Path(f"/proc/{replaced[0]}/stat").read_text()
+
+
+def _serving_workers(port: int, count: int, without: int | None = None) -> list[int]:
+    """This process's workers that have answered on ``port`` (so have started), once ``count`` have."""
+    answered: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(answered) < count and time.monotonic() < deadline:
+        try:
+            connection = Connection(port)
+            connection.request("GET", "/")
+        except OSError:
+            time.sleep(0.05)
+            continue
+        pid = worker_of(connection, children(os.getpid()))
+        connection.close()
+        if pid is not None and pid != without:
+            answered.add(pid)
+    assert len(answered) >= count, f"{count} workers did not answer on {port}"
+    return sorted(answered)
