@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from harness import Json, provenance, run_main, run_options
+from harness import Json, parley_src, provenance, run_main, run_options
 
 from parley.api.sse import encode
 from parley.app import create_app, shutdown
@@ -107,7 +107,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     per_token = (per_long - per_short) / (args.long - args.short)
     return {
         **provenance("bench_pertoken"),
-        "config": {"short": args.short, "long": args.long, "rounds": args.rounds},
+        "config": {"short": args.short, "long": args.long, "rounds": args.rounds, "parley_src": parley_src()},
         "cpu_us_per_token": round(per_token * 1e6, 2),
         "cpu_ms_per_response": round((per_short - per_token * args.short) * 1000, 3),
         "cpu_ms_short_response": round(per_short * 1000, 3),
