@@ -35,7 +35,7 @@ from parley.engine import EngineDeps
 from parley.engine.background import BackgroundResponses
 from parley.engine.conversation import ConversationLocks
 from parley.engine.limits import Limits
-from parley.engine.live import LiveResponses, settle_dead_workers, this_process
+from parley.engine.live import LiveResponses, settle_dead_workers
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.concurrency import ConcurrencyLimit
@@ -50,6 +50,7 @@ from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
+from parley.storage.processes import this_process
 from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import (
     Database,

@@ -19,9 +19,10 @@ import pytest
 
 from parley.config import ConfigError, load_settings
 from parley.engine.conversation import ConversationLocks
-from parley.engine.live import WORKER_DIED, process_alive, settle_dead_workers, this_process
+from parley.engine.live import WORKER_DIED, settle_dead_workers
 from parley.errors import InvalidRequest
 from parley.storage.chain_cache import ChainCache
+from parley.storage.processes import process_alive, this_process
 from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import Database, SqliteResponseStore
 from parley.storage.sqlite.locks import SqliteLocks

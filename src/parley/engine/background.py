@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +24,7 @@ from parley.engine.prepare import EngineDeps, Turn, prepare_turn
 from parley.engine.streams import Encoded, LiveEvents, encoded, kept_events
 from parley.errors import InvalidRequest, NotFound, TooManyRequests
 from parley.storage.background import BackgroundJobs, Job
+from parley.storage.processes import instance_name
 from parley.wire.request import CreateResponseRequest
 from parley.wire.tools import without_credentials
 
@@ -50,7 +48,7 @@ class BackgroundResponses:
     ) -> None:
         self._deps, self._jobs = deps, jobs
         self._max_running, self._max_queued, self._lease = max_running, max_queued, lease
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.worker = instance_name()
         self._prepared: dict[str, tuple[Turn, LiveEvents | None]] = {}
         self._running: dict[str, RunningJob] = {}
         self._cancel_asked: set[str] = set()

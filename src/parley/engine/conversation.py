@@ -21,10 +21,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from parley.engine.compaction import read_stored
-from parley.engine.live import process_alive
 from parley.errors import InvalidRequest, NotFound
 from parley.storage.base import ConversationStore
 from parley.storage.locks import Locks
+from parley.storage.processes import process_alive
 from parley.wire.events import Event
 from parley.wire.items import item_type
 

@@ -9,13 +9,11 @@ row. A worker that dies leaves its rows marked: the next process to start settle
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from parley.storage.base import ResponseStore
+from parley.storage.processes import process_alive
 
 Snapshot = Callable[[], dict[str, Any]]
 
@@ -26,7 +24,8 @@ class LiveResponses:
     def __init__(self, worker: str | None = None) -> None:
         self._live: dict[str, tuple[str, Snapshot]] = {}
         self.worker = worker
-        """This process, when others share its store (``this_process()``); None when it is alone."""
+        """This process, when others share its store (``storage/processes.this_process``); None when it
+        is alone."""
 
     def add(self, response_id: str, owner: str, snapshot: Snapshot) -> None:
         """``snapshot`` gives the response as it stands (its open items with what they said so far)."""
@@ -40,36 +39,6 @@ class LiveResponses:
         if found is None or found[0] != owner:
             return None
         return found[1]()
-
-
-def this_process() -> str:
-    """Names this process so that another on the machine can tell whether it still runs: host,
-    pid, and the pid's start time (a pid is reused; the pair is not)."""
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
-
-
-def _started(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "?"  # no procfs: the pid alone is checked
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command name
-
-
-def process_alive(worker: str) -> bool:
-    """Whether ``worker`` (``this_process()``) runs; one of another host is assumed to."""
-    host, pid_text, started = worker.rsplit(":", 2)
-    if host != socket.gethostname():
-        return True
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    return started in ("?", _started(pid))
 
 
 async def settle_dead_workers(store: ResponseStore) -> int:

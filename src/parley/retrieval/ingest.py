@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -32,6 +29,7 @@ from parley.retrieval.parsing import UnparseableFile, extract_text
 from parley.storage.background import Claim
 from parley.storage.blobs import BlobStore
 from parley.storage.library import FileStore, VectorStoreFileRecord, VectorStoreStore
+from parley.storage.processes import instance_name
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,7 @@ class Ingestor:
         lease: float = LEASE,
     ) -> None:
         self._stores, self._files, self._blobs, self.pool = stores, files, blobs, pool
-        self.claim: Claim = (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}", lease)
+        self.claim: Claim = (instance_name(), lease)
         """This worker, and the lease of its claims: pass it to ``attach`` with the files submitted."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()

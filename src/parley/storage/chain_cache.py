@@ -71,11 +71,10 @@ class ChainCache(DelegatingResponseStore):
         return None if found is None else list(found)
 
     async def delete(self, response_id: str, owner: str) -> bool:
-        self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
         deleted = await self._inner.delete(response_id, owner)
         if deleted and self._deletes is not None:
             self._deletes_seen = self._deletes.bump()  # others' caches: before the answer goes out
-        self._chains.clear()  # and what a concurrent read cached meanwhile
+        self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
         return deleted
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """Repository interface of locks held across processes: worker processes sharing one database
 take a named lock (a conversation's, while a response on it runs) from the database itself.
 
-A holder is a process (``engine/live.this_process``); a lock whose holder died is taken back by
+A holder is a process (``processes.this_process``); a lock whose holder died is taken back by
 whoever finds it so (``release`` with the dead holder's name), as nothing else would free it.
 """
 

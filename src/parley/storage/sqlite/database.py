@@ -6,8 +6,8 @@ read-after-write consistency for writes that were only queued (``submit``),
 which keeps database round trips off the streaming hot path.
 
 Writes that many requests make alike (each response's row and items) are group-committed
-(``write_grouped``): those queued back to back go in one transaction, one ``executemany`` per
-statement. A transaction and each statement cost a hand-over of the GIL between this thread and
+(``write_grouped``): those queued back to back go in one transaction, one multi-row statement per
+kind (``execute_rows``). A transaction and each statement cost a hand-over of the GIL between this thread and
 the event loop's, and with several worker processes a take of the database's write lock; per
 response, that measured as about half of the server's time at 32 concurrent requests.
 """

@@ -16,7 +16,7 @@ import orjson
 
 from parley.storage.base import Item, Order, Page
 from parley.storage.sqlite.conversations import append_items
-from parley.storage.sqlite.database import MAX_VARIABLES, Database, execute_rows, transaction
+from parley.storage.sqlite.database import Database, execute_rows, transaction
 from parley.storage.sqlite.migrations import REASONING_OUTPUT
 
 _CHAIN_ITEMS = """
@@ -176,12 +176,8 @@ class SqliteResponseStore:
 def _write_responses(conn: sqlite3.Connection, saves: list[tuple[Any, ...]]) -> None:
     """Finished responses, each with its items (any it had are replaced) and, on a conversation,
     its items appended there: one statement per kind for them all (``Database.write_grouped``)."""
-    ids = [row[0] for row, _, _ in saves]
-    for start in range(0, len(ids), MAX_VARIABLES):
-        chunk = ids[start : start + MAX_VARIABLES]
-        conn.execute(
-            f"DELETE FROM response_items WHERE response_id IN ({', '.join('?' * len(chunk))})", chunk
-        )
+    ids = orjson.dumps([row[0] for row, _, _ in saves])
+    conn.execute("DELETE FROM response_items WHERE response_id IN (SELECT value FROM json_each(?))", (ids,))
     execute_rows(conn, _INSERT_RESPONSES, [row for row, _, _ in saves], _ON_CONFLICT)
     execute_rows(conn, _INSERT_ITEMS, [item for _, items, _ in saves for item in items])
     for _, _, added in saves:
