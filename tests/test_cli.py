@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +20,12 @@ from tests.support.workers import free_port
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -50,7 +58,7 @@ def server(tmp_path: Path) -> Iterator[str]:
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"parley serve did not start:\n{output}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -64,6 +72,14 @@ def test_serve_without_provider_starts_and_explains(server: str, tmp_path: Path)
     assert "--provider-url" in r.json()["error"]["message"]
     assert (tmp_path / "parley.db").exists()
     assert httpx2.get(f"{server}/v1/models").json() == {"object": "list", "data": []}
+
+
+def test_ctrl_c_stops_the_server_quietly(tmp_path: Path) -> None:
+    with serving(tmp_path) as (_, process):
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        output = process.stdout.read().decode() if process.stdout else ""
+    assert "Traceback" not in output
 
 
 def test_every_serve_flag_has_help() -> None:

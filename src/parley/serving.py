@@ -7,6 +7,7 @@ providers and models answer, where state lives, and whether a key is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import ipaddress
 import logging
@@ -42,6 +43,8 @@ WEBSOCKETS: dict[str, Any] = {
 """uvicorn's WebSocket settings for ``/v1/responses`` (WebSocket mode)."""
 
 OPEN_PATHS = "/health, /openapi.json and /docs"
+STARTUP_FAILURE = 3
+"""The exit status of a server that could not start (uvicorn's)."""
 
 
 def serve(settings: Settings) -> int:
@@ -99,8 +102,10 @@ def _run(settings: Settings, keys: int) -> int:
         **WEBSOCKETS,
     )
     if settings.workers == 1:
-        uvicorn.Server(config).run()
-        return 0
+        server = uvicorn.Server(config)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: it has shut down gracefully already
+            server.run()
+        return 0 if server.started else STARTUP_FAILURE
     # Processes started afresh (spawn); one that dies is replaced, and the one that takes its place
     # settles what it left running (app.lifespan).
     if can_share_port():
