@@ -12,6 +12,8 @@ import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
+from parley.providers.downstream import downstream
+
 log = logging.getLogger(__name__)
 
 DONE = b"data: [DONE]\n\n"
@@ -43,15 +45,17 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class _Watchdog:
-    """Cancels the task writing a stream whose current write has waited ``timeout`` seconds. A write
-    costs two attribute stores; the watch is one timer, a quarter of the timeout apart (an
-    ``asyncio.timeout`` around each write cost about a tenth of a paced stream's CPU)."""
+    """Cancels the task writing a stream whose current write has waited ``timeout`` seconds, after
+    telling ``on_stall``. A write costs two attribute stores; the watch is one timer, a quarter of
+    the timeout apart (an ``asyncio.timeout`` around each write cost about a tenth of a paced
+    stream's CPU)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, on_stall: Callable[[float], None] | None) -> None:
         self.timeout = timeout
         self.fired = False
         self.waiting_since: float | None = None
         """When the write under way began; None between writes."""
+        self._on_stall = on_stall
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         self._timer = self._loop.call_later(timeout / 4, self._check)
@@ -60,6 +64,8 @@ class _Watchdog:
         since = self.waiting_since
         if since is not None and self._loop.time() - since >= self.timeout and self._task is not None:
             self.fired = True
+            if self._on_stall is not None:
+                self._on_stall(self.timeout)  # before the cancel reaches the pipeline and ends it
             self._task.cancel()
             return
         self._timer = self._loop.call_later(self.timeout / 4, self._check)
@@ -72,6 +78,51 @@ class _Watchdog:
         if self.fired and self._task is not None:
             self._task.uncancel()
         return self.fired
+
+
+class _Writer:
+    """The client's socket for one stream (a ``Downstream``). An event is written as it comes,
+    unless a read of the upstream holds the stream: then that read's events go in one write, when
+    the reader releases them before its next wait."""
+
+    def __init__(self, send: Send, watchdog: _Watchdog | None) -> None:
+        self.owner = asyncio.current_task()
+        self._send = send
+        self._watchdog = watchdog
+        self._loop = asyncio.get_running_loop()
+        self._held: list[bytes] = []
+        self._holding = False
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def let_go(self) -> None:
+        self._holding = False
+
+    async def release(self) -> None:
+        self._holding = False
+        if self._held:
+            body = b"".join(self._held)
+            self._held.clear()
+            await self._write(body)
+
+    async def event(self, chunk: bytes) -> None:
+        if self._holding:
+            self._held.append(chunk)
+            return
+        if self._held:
+            chunk = b"".join((*self._held, chunk))
+            self._held.clear()
+        await self._write(chunk)
+
+    async def _write(self, body: bytes) -> None:
+        watchdog = self._watchdog
+        if watchdog is None:
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            return
+        watchdog.waiting_since = self._loop.time()
+        await self._send({"type": "http.response.body", "body": body, "more_body": True})
+        watchdog.waiting_since = None
 
 
 class EventStream(StreamingResponse):
@@ -94,31 +145,21 @@ class EventStream(StreamingResponse):
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        if not self._stall_timeout:
+        watchdog = _Watchdog(self._stall_timeout, self._on_stall) if self._stall_timeout else None
+        writer = _Writer(send, watchdog)
+        token = downstream.set(writer)
+        try:
             async for chunk in self._events:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        else:
-            watchdog = _Watchdog(self._stall_timeout)
-            try:
-                await self._watched(send, watchdog)
-            except asyncio.CancelledError:
-                if not watchdog.own_cancel():
-                    raise
-                await self._stalled()
-                return  # the response is left unfinished: the server closes the connection
-            finally:
+                await writer.event(chunk)
+            await writer.release()
+        except asyncio.CancelledError:
+            if watchdog is None or not watchdog.own_cancel():
+                raise
+            log.warning("dropped a client that read nothing for %s s", self._stall_timeout)
+            await self._events.aclose()
+            return  # the response is left unfinished: the server closes the connection
+        finally:
+            downstream.reset(token)
+            if watchdog is not None:
                 watchdog.stop()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _watched(self, send: Send, watchdog: _Watchdog) -> None:
-        loop = asyncio.get_running_loop()
-        async for chunk in self._events:
-            watchdog.waiting_since = loop.time()
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            watchdog.waiting_since = None
-
-    async def _stalled(self) -> None:
-        log.warning("dropped a client that read nothing for %s s", self._stall_timeout)
-        if self._on_stall is not None:
-            self._on_stall(self._stall_timeout or 0.0)
-        await self._events.aclose()

@@ -106,7 +106,7 @@ class _Watch:
         self.fired = False
         self.ours = False
         self.task: asyncio.Task[Any] | None = None
-        """The task waiting for the next item (each wait's own: a stream may change readers)."""
+        """The task waiting for the next item; None between waits."""
 
     def fire(self) -> None:
         self.fired = True
@@ -118,16 +118,20 @@ class _Watch:
 async def until(deadline: float | None, stream: AsyncIterator[T]) -> AsyncIterator[T]:
     """``stream``'s items until ``deadline``; past it, ``stream`` is cancelled where it waits and
     ``LimitReached("timeout")`` is raised in its place. Only the waits are bounded, never a
-    ``yield``: the consumer's time between items is its own."""
+    ``yield``: the consumer's time between items is its own. The task that starts reading reads
+    to the end, as every pipeline is read (by the request's task, the job's or the socket's): it is
+    looked up once, since on Python 3.11 each lookup is a ``getpid`` system call, and per token that
+    was a tenth of a paced stream's CPU."""
     if deadline is None:
         async for item in stream:
             yield item
         return
     watch = _Watch()
     timer = asyncio.get_running_loop().call_at(deadline, watch.fire)
+    task = asyncio.current_task()
     try:
         while not watch.fired:
-            watch.task = task = asyncio.current_task()
+            watch.task = task
             try:
                 item = await anext(stream)
             except StopAsyncIteration:
