@@ -6,13 +6,21 @@ upstream's tokens arrive) through the real ``OpenAICompatProvider``, the engine'
 (``start_turn``: the loop, persistence into a real SQLite store) and SSE encoding, as ``parley
 serve`` runs them, minus the HTTP server and the sockets. A response of ``--short`` tokens and one
 of ``--long`` tokens are run in turns; the CPU per token is the difference over the tokens added,
-and what is left is the cost per response. Sockets add a write per event and a read per upstream
-chunk on top (``bench_workers.py`` measures those end to end); this isolates what the code costs.
+and what is left is the cost per response. This isolates what the code costs.
+
+``end_to_end`` measures the same difference through the sockets: ``parley serve`` (one worker) in
+front of fake upstreams on loopback, streams read to the end by ``rawclient.py``, the server's CPU
+from ``/proc``. ``unpaced``: the upstream sends each answer at once (Parley reads several chunks at
+a time, and writes the events made from one read in one piece). ``paced``: ``--delay-ms`` between
+chunks, so every token costs a read, a wake-up and a write of its own. Beside them, ``floor``: the
+fake upstream's own CPU per paced token (a timer and a write through uvicorn, no reading, no
+parsing), the same server stack with less to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import statistics
 import sys
@@ -22,7 +30,8 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from harness import Json, parley_src, provenance, run_main, run_options
+from bench_workers import CHAT, DONE, RESPONSES, measure, parley_server, upstream_server
+from harness import Json, Server, parley_src, provenance, run_main, run_options, wait_ready
 
 from parley.api.sse import encode
 from parley.app import create_app, shutdown
@@ -71,10 +80,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--short", type=int, default=32, help="tokens of the short response")
     parser.add_argument("--long", type=int, default=512, help="tokens of the long response")
     parser.add_argument("--rounds", type=int, default=400, help="responses of each length")
-    run_options(parser, quick="40 rounds")
+    parser.add_argument("--sockets-long", type=int, default=512, help="tokens of end_to_end's long response")
+    parser.add_argument("--delay-ms", type=float, default=10.0, help="between a paced answer's tokens")
+    run_options(parser, quick="40 rounds, end_to_end's counts a tenth and its long response 128 tokens")
     args = parser.parse_args(argv)
+    args.scale = 10 if args.quick else 1
     if args.quick:
-        args.rounds = 40
+        args.rounds, args.sockets_long = 40, 128
     return args
 
 
@@ -90,6 +102,12 @@ async def _one(deps: object, upstream: MemoryUpstream, tokens: int) -> float:
 
 
 async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) -> Json:
+    report = await _in_process(args, tmp / "memory")
+    report["end_to_end"] = await _end_to_end(args, tmp, procs)
+    return report
+
+
+async def _in_process(args: argparse.Namespace, tmp: Path) -> Json:
     upstream = MemoryUpstream()
     provider = ProviderConfig("memory", "http://memory.invalid/v1", server="openai")
     app = create_app(Settings(data_dir=tmp, providers=(provider,)), transport_factory=lambda config: upstream)
@@ -107,7 +125,14 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     per_token = (per_long - per_short) / (args.long - args.short)
     return {
         **provenance("bench_pertoken"),
-        "config": {"short": args.short, "long": args.long, "rounds": args.rounds, "parley_src": parley_src()},
+        "config": {
+            "short": args.short,
+            "long": args.long,
+            "rounds": args.rounds,
+            "sockets_long": args.sockets_long,
+            "delay_ms": args.delay_ms,
+            "parley_src": parley_src(),
+        },
         "cpu_us_per_token": round(per_token * 1e6, 2),
         "cpu_ms_per_response": round((per_short - per_token * args.short) * 1000, 3),
         "cpu_ms_short_response": round(per_short * 1000, 3),
@@ -115,7 +140,59 @@ async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) 
     }
 
 
+_LOADS = {  # (streams, connections) of each end-to-end run; ``--quick`` divides the streams by 10
+    "unpaced": {"short": (2000, 32), "long": (200, 32)},
+    "paced": {"short": (640, 64), "long": (64, 64)},
+}
+
+
+async def _end_to_end(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) -> Json:
+    lengths = {"short": args.short, "long": args.sockets_long}
+    upstreams = {
+        f"{pace}-{length}": upstream_server(f"{pace}-{length}", tokens, delay, tmp, procs)
+        for pace, delay in (("unpaced", 0.0), ("paced", args.delay_ms))
+        for length, tokens in lengths.items()
+    }
+    parley = parley_server(1, upstreams, tmp, procs)
+    for server in (*upstreams.values(), parley):
+        await wait_ready(server, "/v1/models", deadline_s=60)
+    report: Json = {}
+    for pace in _LOADS:
+        runs = {
+            length: (
+                parley,
+                RESPONSES,
+                {"model": f"{pace}-{length}/fake-model", "input": "hi", "stream": True},
+            )
+            for length in lengths
+        }
+        report[pace] = await _difference(args, pace, runs)
+    chat = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    runs = {length: (upstreams[f"paced-{length}"], CHAT, chat) for length in lengths}
+    report["floor"] = {"paced_upstream": await _difference(args, "paced", runs)}
+    return report
+
+
+async def _difference(args: argparse.Namespace, pace: str, runs: dict[str, tuple[Server, str, Json]]) -> Json:
+    """CPU per token (the long and short streams' difference) and per response (what is left)."""
+    cost = {}
+    for length, (server, path, body) in runs.items():
+        streams, slots = _LOADS[pace][length]
+        streams = max(streams // args.scale, slots)
+        rows = [await measure(server, body, path, DONE, streams, slots) for _ in range(2)]
+        cost[length] = min(float(row["cpu_ms_per_request"]) for row in rows)  # noise only ever adds
+    per_token = (cost["long"] - cost["short"]) / (args.sockets_long - args.short)
+    return {
+        "cpu_us_per_token": round(per_token * 1000, 1),
+        "cpu_ms_per_response": round(cost["short"] - per_token * args.short, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    with contextlib.suppress(ImportError):
+        import uvloop  # the client's own loop, as lean as the servers'
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return run_main(parse_args(argv), run)
 
 

@@ -72,7 +72,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-async def _measure(
+async def measure(
     server: Server,
     body: Json,
     path: str,
@@ -120,16 +120,18 @@ async def _measure(
     return row
 
 
-def _upstream(
-    name: str, args: argparse.Namespace, delay_ms: float, tmp: Path, procs: contextlib.ExitStack
+def upstream_server(
+    name: str, tokens: int, delay_ms: float, tmp: Path, procs: contextlib.ExitStack
 ) -> Server:
     port = free_port()
-    argv = ["-m", "parley.testing.fake_upstream", "--port", str(port), "--tokens", str(args.tokens)]
+    argv = ["-m", "parley.testing.fake_upstream", "--port", str(port), "--tokens", str(tokens)]
     return spawn(name, [*argv, "--token-delay-ms", str(delay_ms)], port, tmp, procs)
 
 
-def _parley(workers: int, upstreams: dict[str, Server], tmp: Path, procs: contextlib.ExitStack) -> Server:
-    """Models ``paced/...`` go to the paced upstream, ``fast/...`` to the other."""
+def parley_server(
+    workers: int, upstreams: dict[str, Server], tmp: Path, procs: contextlib.ExitStack
+) -> Server:
+    """Models ``<name>/...`` go to the upstream of that name (``paced/...``, ``fast/...``)."""
     config = tmp / f"parley-w{workers}.toml"
     config.write_text(
         "".join(f'[[providers]]\nname = "{name}"\nurl = "{up.url}/v1"\n' for name, up in upstreams.items())
@@ -142,26 +144,24 @@ def _parley(workers: int, upstreams: dict[str, Server], tmp: Path, procs: contex
 
 async def run(args: argparse.Namespace, tmp: Path, procs: contextlib.ExitStack) -> Json:
     upstreams = {
-        "paced": _upstream("paced", args, args.delay_ms, tmp, procs),
-        "fast": _upstream("fast", args, 0, tmp, procs),
+        "paced": upstream_server("paced", args.tokens, args.delay_ms, tmp, procs),
+        "fast": upstream_server("fast", args.tokens, 0, tmp, procs),
     }
-    parleys = {workers: _parley(workers, upstreams, tmp, procs) for workers in (1, 2)}
+    parleys = {workers: parley_server(workers, upstreams, tmp, procs) for workers in (1, 2)}
     for server in (*upstreams.values(), *parleys.values()):
         await wait_ready(server, "/v1/models", deadline_s=60)
     chat = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
     streams, texts = args.streams * args.rounds, (args.text_requests, args.text_concurrency)
     paced_up, fast_up = upstreams["paced"], upstreams["fast"]
-    paced = {
-        "upstream": await _measure(paced_up, {**chat, "stream": True}, CHAT, DONE, streams, args.streams)
-    }
-    nonstream = {"upstream": await _measure(fast_up, chat, CHAT, b"}", *texts)}
+    paced = {"upstream": await measure(paced_up, {**chat, "stream": True}, CHAT, DONE, streams, args.streams)}
+    nonstream = {"upstream": await measure(fast_up, chat, CHAT, b"}", *texts)}
     for workers, server in parleys.items():
         body = {"model": "paced/fake-model", "input": "hi", "stream": True}
-        paced[f"workers{workers}"] = await _measure(
+        paced[f"workers{workers}"] = await measure(
             server, body, RESPONSES, DONE, streams, args.streams, behind=paced_up
         )
         body = {"model": "fast/fake-model", "input": "hi"}
-        nonstream[f"workers{workers}"] = await _measure(server, body, RESPONSES, b"}", *texts, behind=fast_up)
+        nonstream[f"workers{workers}"] = await measure(server, body, RESPONSES, b"}", *texts, behind=fast_up)
     return report(args, paced, nonstream)
 
 
