@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from parley.app import create_app, shutdown
 from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import FakeUpstream, Reply
+from tests.support.postgres import postgres_server
 
 _real_connect = socket.socket.connect
 
@@ -47,6 +48,13 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL for the whole session, started on first use (``tests/support/postgres.py``)."""
+    with postgres_server() as url:
+        yield url
 
 
 @dataclass

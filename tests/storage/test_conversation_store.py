@@ -1,5 +1,5 @@
-"""The SQLite conversation store: order, owners, pagination, and ``append_items`` inside a
-caller's transaction."""
+"""The conversation store on each backend: order, owners, pagination; and on each, ``append_items``
+inside a caller's transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from parley.storage.sqlite import Database, SqliteConversationStore
 from parley.storage.sqlite import conversations as conversations_sql
 from parley.storage.sqlite.conversations import append_items
 from parley.storage.sqlite.database import transaction
+from tests.storage.conftest import Backend
 
 
 def item(iid: str) -> Item:
@@ -24,7 +25,13 @@ def conversation(cid: str, **metadata: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def store(db: Database) -> SqliteConversationStore:
+async def store(backend: Backend) -> ConversationStore:
+    await backend.conversations.create(conversation("c1", topic="x"), [item("a"), item("b")], "alice")
+    return backend.conversations
+
+
+@pytest.fixture
+async def sqlite_store(db: Database) -> SqliteConversationStore:
     s = SqliteConversationStore(db)
     await s.create(conversation("c1", topic="x"), [item("a"), item("b")], "alice")
     return s
@@ -35,7 +42,7 @@ def ids(items: list[Item] | None) -> list[str]:
     return [i["id"] for i in items]
 
 
-async def test_implements_the_protocol_and_round_trips(store: SqliteConversationStore) -> None:
+async def test_implements_the_protocol_and_round_trips(store: ConversationStore) -> None:
     typed: ConversationStore = store
     assert await typed.get("c1", "alice") == conversation("c1", topic="x")
     assert await typed.update("c1", "alice", {"k": "v"}) == conversation("c1", k="v")
@@ -48,7 +55,7 @@ async def test_implements_the_protocol_and_round_trips(store: SqliteConversation
     assert ids(await typed.all_items("c1", "alice")) == ["a", "b", "d"]
 
 
-async def test_another_owner_sees_and_changes_nothing(store: SqliteConversationStore, db: Database) -> None:
+async def test_another_owner_sees_and_changes_nothing(store: ConversationStore) -> None:
     assert await store.get("c1", "bob") is None
     assert await store.update("c1", "bob", {"k": "v"}) is None
     assert await store.add_items("c1", "bob", [item("z")]) is None
@@ -57,12 +64,11 @@ async def test_another_owner_sees_and_changes_nothing(store: SqliteConversationS
     assert await store.get_item("c1", "a", "bob") is None
     assert not await store.delete_item("c1", "a", "bob")
     assert not await store.delete("c1", "bob")
-    assert not await db.run(lambda conn: append_items(conn, "c1", "bob", [item("z")]))
     assert await store.get("c1", "alice") == conversation("c1", topic="x")
     assert ids(await store.all_items("c1", "alice")) == ["a", "b"]
 
 
-async def test_missing_and_empty_conversations_differ(store: SqliteConversationStore) -> None:
+async def test_missing_and_empty_conversations_differ(store: ConversationStore) -> None:
     await store.create(conversation("empty"), [], "alice")
     assert await store.all_items("empty", "alice") == []
     assert await store.all_items("nope", "alice") is None
@@ -71,18 +77,20 @@ async def test_missing_and_empty_conversations_differ(store: SqliteConversationS
     assert (page.data, page.has_more) == ([], False)
 
 
-async def test_delete_takes_the_items_with_it(store: SqliteConversationStore, db: Database) -> None:
+async def test_delete_takes_the_items_with_it(store: ConversationStore, backend: Backend) -> None:
     assert await store.delete("c1", "alice")
     assert await store.get("c1", "alice") is None
     assert await store.all_items("c1", "alice") is None
-    left = await db.run(lambda conn: conn.execute("SELECT COUNT(*) FROM conversation_items").fetchone())
-    assert left == (0,)
+    assert await backend.count("conversation_items") == 0
     assert await store.add_items("c1", "alice", [item("late")]) is None
 
 
 async def test_append_items_is_part_of_the_callers_transaction(
-    store: SqliteConversationStore, db: Database
+    sqlite_store: SqliteConversationStore, db: Database
 ) -> None:
+    store = sqlite_store
+    assert not await db.run(lambda conn: append_items(conn, "c1", "bob", [item("z")]))
+
     def append_then_fail(conn: sqlite3.Connection) -> None:
         assert append_items(conn, "c1", "alice", [item("x"), item("y")])
         raise RuntimeError("the response write failed")
@@ -95,8 +103,9 @@ async def test_append_items_is_part_of_the_callers_transaction(
 
 
 async def test_append_items_returns_false_for_a_deleted_conversation(
-    store: SqliteConversationStore, db: Database
+    sqlite_store: SqliteConversationStore, db: Database
 ) -> None:
+    store = sqlite_store
     await store.delete("c1", "alice")
     written = await db.run(
         lambda conn: transaction(conn, lambda c: append_items(c, "c1", "alice", [item("x")]))
@@ -107,8 +116,9 @@ async def test_append_items_returns_false_for_a_deleted_conversation(
 
 
 async def test_add_items_is_one_transaction_one_probe_one_executemany(
-    store: SqliteConversationStore, db: Database
+    sqlite_store: SqliteConversationStore, db: Database
 ) -> None:
+    store = sqlite_store
     statements: list[str] = []
     await db.run(lambda conn: conn.set_trace_callback(statements.append))
     try:
@@ -121,7 +131,7 @@ async def test_add_items_is_one_transaction_one_probe_one_executemany(
     assert ids(await store.all_items("c1", "alice")) == ["a", "b", *[f"n{n}" for n in range(5)]]
 
 
-async def test_positions_keep_order_after_deleting_the_last_item(store: SqliteConversationStore) -> None:
+async def test_positions_keep_order_after_deleting_the_last_item(store: ConversationStore) -> None:
     await store.delete_item("c1", "b", "alice")
     await store.add_items("c1", "alice", [item("c")])
     await store.delete_item("c1", "a", "alice")
@@ -129,7 +139,7 @@ async def test_positions_keep_order_after_deleting_the_last_item(store: SqliteCo
     assert ids(await store.all_items("c1", "alice")) == ["c", "d"]
 
 
-async def test_pages_both_ways(store: SqliteConversationStore) -> None:
+async def test_pages_both_ways(store: ConversationStore) -> None:
     await store.add_items("c1", "alice", [item(x) for x in "cdefg"])  # a..g
     walked: dict[str, list[str]] = {}
     for order in ("asc", "desc"):
@@ -163,7 +173,7 @@ async def test_pages_both_ways(store: SqliteConversationStore) -> None:
     ],
 )
 async def test_reads_use_an_index_not_a_scan(
-    store: SqliteConversationStore, db: Database, sql: str, params: tuple[str, ...]
+    sqlite_store: SqliteConversationStore, db: Database, sql: str, params: tuple[str, ...]
 ) -> None:
     plan = await db.run(lambda conn: conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
     details = " ".join(str(row[-1]) for row in plan)
@@ -173,13 +183,13 @@ async def test_reads_use_an_index_not_a_scan(
 
 
 async def test_all_items_reads_only_what_was_appended_and_sees_other_writers(
-    store: SqliteConversationStore, db: Database
+    store: ConversationStore, backend: Backend
 ) -> None:
-    other = SqliteConversationStore(db)  # another process's view of the same database
+    other = backend.another_conversation_store()
     await store.create(conversation("c9"), [item("a"), item("b")], "alice")
     assert ids(await store.all_items("c9", "alice")) == ["a", "b"]
     await other.add_items("c9", "alice", [item("c")])
-    await db.run(lambda conn: transaction(conn, lambda c: append_items(c, "c9", "alice", [item("d")])))
+    await other.add_items("c9", "alice", [item("d")])
     assert ids(await store.all_items("c9", "alice")) == ["a", "b", "c", "d"]
     assert await other.delete_item("c9", "b", "alice")
     await other.add_items("c9", "alice", [item("e")])  # as many items as before: still noticed

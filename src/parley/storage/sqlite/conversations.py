@@ -11,13 +11,12 @@ and the items it adds to its conversation are written together or not at all.
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from parley.storage.base import Item, Order, Page
+from parley.storage.kept_items import KeptItems
 from parley.storage.sqlite.database import Database, transaction
 
 _NEXT_POSITION = """
@@ -29,15 +28,6 @@ SELECT c.deletions, i.position, i.data
 FROM conversations c LEFT JOIN conversation_items i ON i.conversation_id = c.id AND i.position > ?
 WHERE c.id = ? AND c.owner = ? ORDER BY i.position
 """
-KEPT_CONVERSATIONS = 256
-"""Conversations whose decoded items are kept in memory, least recently used dropped first."""
-
-
-@dataclass(frozen=True)
-class _Kept:
-    last_position: int
-    deletions: int
-    items: list[Item]
 _EXISTS = "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
 _DELETED = "UPDATE conversations SET deletions = deletions + 1 WHERE id = ? AND owner = ?"
 _POSITION_OF = (
@@ -69,7 +59,7 @@ def append_items(conn: sqlite3.Connection, conversation_id: str, owner: str, ite
 class SqliteConversationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+        self._kept = KeptItems()
 
     async def create(self, conversation: dict[str, Any], items: list[Item], owner: str) -> None:
         row = (conversation["id"], owner, conversation["created_at"], _dumps(conversation["metadata"]))
@@ -135,36 +125,13 @@ class SqliteConversationStore:
         return await self._db.run(read)
 
     async def all_items(self, conversation_id: str, owner: str) -> list[Item] | None:
-        """Every item, oldest first; only the rows appended since the last call are read and decoded.
+        """Every item, oldest first, the rows appended since the last call only read (``KeptItems``)."""
 
-        Decoding a thousand items on every turn would cost more than the rest of the turn, so the
-        items are kept per conversation with the last position read. One indexed query returns
-        the rows past that position and the conversation's count of deletions (m007): while that
-        count is the one the kept items were read at, the new rows are appended to them; an item
-        deleted since, by this process or another, reads everything again. The LEFT JOIN tells
-        an empty conversation from a missing one.
-        """
-        kept = self._kept.get((owner, conversation_id))
-        after, known = (kept.last_position, kept.items) if kept else (-1, [])
-        params = (after, conversation_id, owner)
-        rows = await self._db.run(lambda conn: conn.execute(_ITEMS_AFTER, params).fetchall())
-        if not rows:
-            self._kept.pop((owner, conversation_id), None)
-            return None
-        deletions, fresh = rows[0][0], [(position, data) for _, position, data in rows if data is not None]
-        if kept is not None and kept.deletions != deletions:
-            self._kept.pop((owner, conversation_id), None)
-            return await self.all_items(conversation_id, owner)
-        items = [*known, *(_loads(data) for _, data in fresh)]
-        last = fresh[-1][0] if fresh else after
-        self._remember((owner, conversation_id), _Kept(last, deletions, items))
-        return list(items)
+        async def rows_after(after: int) -> list[Any]:
+            params = (after, conversation_id, owner)
+            return await self._db.run(lambda conn: conn.execute(_ITEMS_AFTER, params).fetchall())
 
-    def _remember(self, key: tuple[str, str], kept: _Kept) -> None:
-        self._kept[key] = kept
-        self._kept.move_to_end(key)
-        while len(self._kept) > KEPT_CONVERSATIONS:
-            self._kept.popitem(last=False)
+        return await self._kept.all_items(owner, conversation_id, rows_after)
 
     async def get_item(self, conversation_id: str, item_id: str, owner: str) -> Item | None:
         """The newest item with this id (a caller may have sent one id twice)."""

@@ -1,0 +1,194 @@
+"""Append-only schema migrations for PostgreSQL, each applied once and recorded, as for SQLite.
+
+The first one is the whole schema SQLite reached in twelve steps (``sqlite/migrations.py``), in
+PostgreSQL's types: a fresh backend has no history to replay. Never edit a released migration:
+add ``pNNN_...`` at the end of ``MIGRATIONS``. Replicas that start together take an advisory
+lock, so each migration is applied by one of them and seen done by the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias
+
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
+
+Connection: TypeAlias = "PoolConnectionProxy[Record]"
+"""A connection as the pool lends it (the class is generic to the type checker only)."""
+
+_MIGRATION_LOCK = 0x70A47E1  # pg_advisory_xact_lock's key for "migrating Parley's schema"
+
+_P001_SCHEMA = """
+CREATE TABLE responses (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    previous_response_id TEXT,
+    created_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    worker TEXT,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX responses_owner_created ON responses (owner, created_at, seq);
+CREATE INDEX responses_running ON responses (worker) WHERE worker IS NOT NULL;
+CREATE TABLE response_items (
+    response_id TEXT NOT NULL REFERENCES responses (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('input', 'output')),
+    item_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (response_id, position)
+);
+CREATE INDEX response_items_reasoning ON response_items (item_id)
+    WHERE kind = 'output' AND left(item_id, 3) = 'rs_';
+
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    metadata JSONB NOT NULL,
+    deletions BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE conversation_items (
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, position)
+);
+CREATE INDEX conversation_items_item ON conversation_items (conversation_id, item_id);
+
+CREATE TABLE prompts (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    default_version INTEGER NOT NULL
+);
+CREATE INDEX prompts_owner_created ON prompts (owner, created_at);
+CREATE TABLE prompt_versions (
+    prompt_id TEXT NOT NULL REFERENCES prompts (id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (prompt_id, version)
+);
+
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    bytes BIGINT NOT NULL,
+    purpose TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX files_owner_created ON files (owner, created_at);
+CREATE INDEX files_sha256 ON files (sha256);
+
+CREATE TABLE vector_stores (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_active_at BIGINT NOT NULL,
+    metadata JSONB NOT NULL,
+    expires_after_days INTEGER,
+    embedding_model TEXT NOT NULL,
+    embedding_dimension INTEGER NOT NULL
+);
+CREATE INDEX vector_stores_owner_created ON vector_stores (owner, created_at);
+CREATE TABLE vector_store_file_batches (
+    id TEXT PRIMARY KEY,
+    vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    cancelled BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE vector_store_files (
+    vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+    file_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    last_error TEXT,
+    attributes JSONB NOT NULL,
+    chunking_strategy JSONB NOT NULL,
+    usage_bytes BIGINT NOT NULL DEFAULT 0,
+    batch_id TEXT,
+    sha256 TEXT NOT NULL,
+    worker TEXT,
+    lease_until DOUBLE PRECISION,
+    PRIMARY KEY (vector_store_id, file_id)
+);
+CREATE INDEX vector_store_files_file ON vector_store_files (file_id);
+CREATE INDEX vector_store_files_batch ON vector_store_files (batch_id);
+CREATE INDEX vector_store_files_status ON vector_store_files (status);
+
+CREATE TABLE background_jobs (
+    response_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    request BYTEA NOT NULL,
+    stream BOOLEAN NOT NULL,
+    state TEXT NOT NULL,
+    worker TEXT,
+    lease_until DOUBLE PRECISION,
+    cancel_requested BOOLEAN NOT NULL DEFAULT false,
+    queued_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX background_jobs_state ON background_jobs (state, queued_at);
+CREATE TABLE response_events (
+    response_id TEXT NOT NULL,
+    first_sequence INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (response_id, last_sequence)
+);
+
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    admin BOOLEAN NOT NULL,
+    name TEXT NOT NULL,
+    shown TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    digest TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
+"""
+
+
+async def p001_schema(conn: Connection) -> None:
+    """Every table SQLite has after ``m012_ingest_claims``; JSONB where SQL filters on the value
+    (metadata, attributes), TEXT where a document is only stored and read back whole."""
+    await conn.execute(_P001_SCHEMA)
+
+
+MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [p001_schema]
+
+
+async def migrate(conn: Connection) -> None:
+    """Apply what is missing in one transaction, under an advisory lock taken before anything else
+    (even ``CREATE TABLE IF NOT EXISTS`` races between two sessions): a replica that waited for
+    the lock finds every migration applied."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )
+        applied = {row["name"] for row in await conn.fetch("SELECT name FROM _migrations")}
+        for migration in MIGRATIONS:
+            if migration.__name__ not in applied:
+                await migration(conn)
+                await conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES ($1, $2)",
+                    migration.__name__,
+                    int(time.time()),
+                )
