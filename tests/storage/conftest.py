@@ -52,15 +52,25 @@ class Backend:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database | PgDatabase]:
+    """A fresh database of each backend in turn: a store test that takes it runs on both."""
     if request.param == "sqlite":
-        database = Database(tmp_path / "parley.db")
-        yield Backend(
-            "sqlite", SqliteResponseStore(database), SqliteConversationStore(database), sqlite=database
-        )
-        await database.aclose()
+        sqlite = Database(tmp_path / "parley.db")
+        yield sqlite
+        await sqlite.aclose()
         return
     async with fresh_schema(request.getfixturevalue("postgres_url")) as url:
         pg = await PgDatabase.open(url)
-        yield Backend("postgres", PgResponseStore(pg), PgConversationStore(pg), postgres=pg)
+        yield pg
         await pg.aclose()
+
+
+@pytest.fixture
+def backend(database: Database | PgDatabase) -> Backend:
+    if isinstance(database, PgDatabase):
+        return Backend(
+            "postgres", PgResponseStore(database), PgConversationStore(database), postgres=database
+        )
+    return Backend(
+        "sqlite", SqliteResponseStore(database), SqliteConversationStore(database), sqlite=database
+    )
