@@ -48,21 +48,12 @@ from parley.providers.search import WebSearchBackends, search_provider
 from parley.recording import RecordingStore, RecordingTransport
 from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
+from parley.storage.backends import Stores, open_stores
+from parley.storage.base import ResponseStore
 from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
 from parley.storage.processes import this_process
 from parley.storage.shared_counter import SharedCounter
-from parley.storage.sqlite import (
-    Database,
-    SqliteConversationStore,
-    SqliteFileStore,
-    SqliteResponseStore,
-    SqliteVectorStoreStore,
-)
-from parley.storage.sqlite.background import SqliteBackgroundJobs
-from parley.storage.sqlite.keys import SqliteKeyStore
-from parley.storage.sqlite.locks import SqliteLocks
-from parley.storage.sqlite.prompts import SqlitePromptStore
 from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -126,12 +117,12 @@ def build_embedder(settings: Settings, transport_factory: TransportFactory) -> E
 
 
 def build_library(
-    settings: Settings, database: Database, transport_factory: TransportFactory
+    settings: Settings, stores: Stores, transport_factory: TransportFactory
 ) -> VectorStoreLibrary:
-    """Files and vector stores share the database; bytes and indexes live beside it in the data dir."""
+    """Files and vector stores share the database; bytes and indexes live in the data dir."""
     return VectorStoreLibrary(
-        SqliteVectorStoreStore(database),
-        SqliteFileStore(database),
+        stores.vector_stores,
+        stores.files,
         BlobStore(settings.data_dir / "files"),
         [build_embedder(settings, transport_factory)],
         settings.data_dir / "vector_stores",
@@ -197,6 +188,7 @@ EXCEPTION_HANDLERS = {
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    await app.state.stores.start()  # PostgreSQL: connected and migrated before the first request
     await app.state.library.start()  # resume ingestion a previous run left in progress
     await app.state.background.start()  # and settle background responses a dead process left
     await settle_dead_workers(app.state.deps.responses)  # and streams a dead worker left running
@@ -206,24 +198,35 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await shutdown(app)
 
 
-def _shared_across_workers(settings: Settings, database: Database) -> dict[str, Any]:
-    """With several worker processes, running responses and conversations' locks go through the
-    database, where every worker sees them; alone, this process keeps them to itself."""
-    if settings.workers == 1:
+def _shared_across_workers(settings: Settings, stores: Stores) -> dict[str, Any]:
+    """With several worker processes, or replicas sharing PostgreSQL, running responses and
+    conversations' locks go through the database, where every process sees them; alone, this
+    process keeps them to itself."""
+    if settings.workers == 1 and not stores.shared:
         return {}
     worker = this_process()
     return {
         "live": LiveResponses(worker),
-        "conversation_locks": ConversationLocks(SqliteLocks(database), worker),
+        "conversation_locks": ConversationLocks(stores.locks, worker),
     }
+
+
+def _chain_reads(settings: Settings, stores: Stores) -> ResponseStore:
+    """The chain cache, invalidated across one machine's workers by a shared counter of deletes;
+    replicas on other machines cannot see that counter, so over PostgreSQL every chain is read from
+    the database (one recursive query)."""
+    if stores.shared:
+        return stores.responses
+    deletes = SharedCounter(settings.data_dir / "responses.deletes")  # read by every worker's cache
+    return ChainCache(stores.responses, deletes=deletes)
 
 
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
-    database = Database(settings.database_path)
+    stores = open_stores(settings.database_url, settings.database_path)
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
-    keys = KeyRing(SqliteKeyStore(database), settings.api_keys)
+    keys = KeyRing(stores.keys, settings.api_keys)
     middleware = [Middleware(AccessLog), Middleware(Authentication, keys=keys)]
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_request_bytes))
     app = Starlette(
@@ -232,10 +235,10 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     app.state.keys = keys
     key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
-    app.state.library = library = build_library(settings, database, transport_factory)
-    deletes = SharedCounter(settings.data_dir / "responses.deletes")  # read by every worker's cache
+    app.state.stores = stores
+    app.state.library = library = build_library(settings, stores, transport_factory)
     app.state.deps = deps = EngineDeps(
-        responses=ChainCache(SqliteResponseStore(database), deletes=deletes),
+        responses=_chain_reads(settings, stores),
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(
@@ -243,14 +246,14 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
             web_search=build_web_search(settings, transport_factory),
             mcp=build_mcp(settings),
         ),
-        conversations=SqliteConversationStore(database),
-        prompts=SqlitePromptStore(database),
+        conversations=stores.conversations,
+        prompts=stores.prompts,
         limits=build_limits(settings),
-        **_shared_across_workers(settings, database),
+        **_shared_across_workers(settings, stores),
     )
     app.state.background = BackgroundResponses(
         deps,
-        SqliteBackgroundJobs(database),
+        stores.background,
         max_running=settings.max_background,
         max_queued=settings.max_background_queue,
     )

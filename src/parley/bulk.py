@@ -23,7 +23,7 @@ from tqdm import tqdm
 from parley.app import build_library, http_transport
 from parley.config import Settings
 from parley.retrieval.library import VectorStoreLibrary
-from parley.storage.sqlite import Database
+from parley.storage.backends import open_stores
 
 
 @dataclass
@@ -57,13 +57,13 @@ def walk(paths: Sequence[Path]) -> Iterator[Path]:
 async def ingest(
     settings: Settings, paths: Sequence[Path], store_name: str, owner: str, out: TextIO = sys.stderr
 ) -> Tally:
-    database = Database(settings.database_path)
-    library = build_library(settings, database, http_transport)
+    stores = open_stores(settings.database_url, settings.database_path)
+    library = build_library(settings, stores, http_transport)
     try:
         return await _ingest(library, list(walk(paths)), store_name, owner, out)
     finally:
         await library.aclose()
-        await database.aclose()
+        await stores.aclose()
 
 
 async def _ingest(

@@ -1,4 +1,4 @@
-"""``parley serve``, ``parley ingest`` and ``parley keys``: parse flags, build Settings, hand over.
+"""``parley serve``, ``ingest``, ``keys`` and ``migrate``: parse flags, build Settings, hand over.
 
 Nothing else lives here."""
 
@@ -16,7 +16,7 @@ from parley.config import SETTINGS, ConfigError, load_settings
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
 
 _SERVE_FLAGS = tuple(setting.name for setting in SETTINGS)
-_DATA_FLAGS = ("data_dir", "config", "log_level")
+_DATA_FLAGS = ("data_dir", "database_url", "config", "log_level")
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--owner", default=ANONYMOUS, help=f"Owner of the store and files ({ANONYMOUS}).")
     _add_setting_flags(ingest, _DATA_FLAGS)
     _add_keys_parser(commands)
+    migrate = commands.add_parser(
+        "migrate", help="Bring the database's schema up to date (serve does it too) and say what it applied."
+    )
+    _add_setting_flags(migrate, _DATA_FLAGS)
     return parser
 
 
@@ -120,8 +124,37 @@ def ingest(paths: list[Path], store: str, owner: str, flags: dict[str, object]) 
     return 1 if tally.failed else 0
 
 
+def migrate(flags: dict[str, object]) -> int:
+    try:
+        settings = load_settings(flags)
+    except ConfigError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    import asyncio
+
+    from parley.errors import DatabaseUnavailable
+    from parley.storage.backends import open_stores
+
+    async def run() -> tuple[str, list[str]]:
+        stores = open_stores(settings.database_url, settings.database_path)
+        try:
+            return stores.where, await stores.start()
+        finally:
+            await stores.aclose()
+
+    try:
+        where, applied = asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
+    print(f"{where}: applied {', '.join(applied)}." if applied else f"{where}: up to date.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "migrate":
+        return migrate({name: getattr(args, name) for name in _DATA_FLAGS})
     if args.command == "ingest":
         flags = {name: getattr(args, name) for name in _DATA_FLAGS}
         return ingest(args.paths, args.vector_store, args.owner, flags)

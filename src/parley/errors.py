@@ -14,6 +14,7 @@ enter Parley.
     │   ├── NotFound                404
     │   └── TooManyRequests         429: a limit of this server; retry later
     ├── ServiceUnavailable          503: Parley is not configured for this
+    │   └── DatabaseUnavailable     its database cannot be reached: retry later
     ├── UpstreamError               the inference provider failed: 502
     │   ├── UpstreamTimeout         504
     │   ├── UpstreamStatus          the provider answered 4xx/5xx (body kept)
@@ -92,6 +93,12 @@ class TooManyRequests(ClientError):
 
 class ServiceUnavailable(ParleyError):
     """503: the server is up but not set up to serve this request."""
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503: the database (PostgreSQL) is down or unreachable; nothing was written, retry later."""
+
+    code = "database_unavailable"
 
 
 class UpstreamError(ParleyError):

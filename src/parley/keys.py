@@ -12,19 +12,18 @@ from typing import TypeVar
 
 from parley.config import Settings
 from parley.ids import new_id
+from parley.storage.backends import open_stores
 from parley.storage.keys import ApiKey, KeyStore, digest, new_secret, shown
-from parley.storage.sqlite import Database
-from parley.storage.sqlite.keys import SqliteKeyStore
 
 T = TypeVar("T")
 
 
 async def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
-    database = Database(settings.database_path)
+    stores = open_stores(settings.database_url, settings.database_path)
     try:
-        return await work(SqliteKeyStore(database))
+        return await work(stores.keys)
     finally:
-        await database.aclose()
+        await stores.aclose()
 
 
 async def create(settings: Settings, owner: str, *, admin: bool, name: str) -> tuple[ApiKey, str]:

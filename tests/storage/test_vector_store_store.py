@@ -1,22 +1,28 @@
-"""The SQLite vector-store store: stores, files, batches, counts and owner isolation."""
+"""The vector-store store, on both backends: stores, files, batches, counts and owner isolation."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord, VectorStoreRecord
+from parley.storage.library import (
+    FileBatchRecord,
+    FileListQuery,
+    VectorStoreFileRecord,
+    VectorStoreRecord,
+    VectorStoreStore,
+)
+from parley.storage.postgres.database import PgDatabase
+from parley.storage.postgres.vector_stores import PgVectorStoreStore
 from parley.storage.sqlite import Database, SqliteVectorStoreStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteVectorStoreStore]:
-    db = Database(tmp_path / "parley.db")
-    yield SqliteVectorStoreStore(db)
-    await db.aclose()
+def store(database: Database | PgDatabase) -> VectorStoreStore:
+    if isinstance(database, PgDatabase):
+        return PgVectorStoreStore(database)
+    return SqliteVectorStoreStore(database)
 
 
 def vs(vid: str, created_at: int = 100, name: str = "docs") -> VectorStoreRecord:
@@ -29,7 +35,7 @@ def vsf(vid: str, fid: str, created_at: int = 100, batch: str | None = None) -> 
     )
 
 
-async def test_another_owner_sees_nothing(store: SqliteVectorStoreStore) -> None:
+async def test_another_owner_sees_nothing(store: VectorStoreStore) -> None:
     await store.create(vs("vs_1"), "alice")
     await store.attach([vsf("vs_1", "file-1")], "alice")
     assert await store.get("vs_1", "bob") is None
@@ -48,7 +54,7 @@ async def test_another_owner_sees_nothing(store: SqliteVectorStoreStore) -> None
     assert found.file_counts == {"in_progress": 1}
 
 
-async def test_counts_usage_and_status_follow_the_files(store: SqliteVectorStoreStore) -> None:
+async def test_counts_usage_and_status_follow_the_files(store: VectorStoreStore) -> None:
     await store.create(vs("vs_1"), "alice")
     await store.attach([vsf("vs_1", "file-1"), vsf("vs_1", "file-2")], "alice")
     found = await store.get("vs_1", "alice")
@@ -70,7 +76,7 @@ async def test_counts_usage_and_status_follow_the_files(store: SqliteVectorStore
     assert row.wire()["last_error"] == {"code": "invalid_file", "message": "x"}
 
 
-async def test_expiry_is_anchored_on_last_activity(store: SqliteVectorStoreStore) -> None:
+async def test_expiry_is_anchored_on_last_activity(store: VectorStoreStore) -> None:
     await store.create(replace(vs("vs_1"), expires_after_days=1), "alice")
     await store.touch("vs_1", "alice", 1000)
     found = await store.get("vs_1", "alice")
@@ -82,7 +88,7 @@ async def test_expiry_is_anchored_on_last_activity(store: SqliteVectorStoreStore
     assert (updated.name, updated.metadata, updated.expires_at()) == ("new", {}, None)
 
 
-async def test_pagination_after_and_before(store: SqliteVectorStoreStore) -> None:
+async def test_pagination_after_and_before(store: VectorStoreStore) -> None:
     for n in range(5):
         await store.create(vs(f"vs_{n}", 100 + n), "alice")
     page = await store.list("alice", after=None, before=None, limit=2, order="desc")
@@ -104,7 +110,7 @@ async def test_pagination_after_and_before(store: SqliteVectorStoreStore) -> Non
     assert more
 
 
-async def test_batches_count_their_files_and_cancel(store: SqliteVectorStoreStore) -> None:
+async def test_batches_count_their_files_and_cancel(store: VectorStoreStore) -> None:
     await store.create(vs("vs_1"), "alice")
     await store.create_batch(FileBatchRecord("vsfb_1", "vs_1", 100, False), "alice")
     await store.attach(
@@ -126,7 +132,7 @@ async def test_batches_count_their_files_and_cancel(store: SqliteVectorStoreStor
     assert [f.file_id for f in files] == ["file-2"]
 
 
-async def test_delete_cascades_and_unfinished_lists_every_owner(store: SqliteVectorStoreStore) -> None:
+async def test_delete_cascades_and_unfinished_lists_every_owner(store: VectorStoreStore) -> None:
     await store.create(vs("vs_1"), "alice")
     await store.create(vs("vs_2"), "bob")
     await store.attach([vsf("vs_1", "file-1")], "alice")
@@ -140,3 +146,57 @@ async def test_delete_cascades_and_unfinished_lists_every_owner(store: SqliteVec
     assert await store.delete("vs_1", "alice")
     assert await store.get_file("vs_1", "file-1", "alice") is None
     assert [f.file_id for _, f in await store.unfinished()] == ["file-2"]
+
+
+async def test_attributes_and_metadata_come_back_as_they_went_in(store: VectorStoreStore) -> None:
+    metadata = {"team": "docs", "note": 'ünïcode "quoted"'}
+    await store.create(replace(vs("vs_1"), metadata=metadata), "alice")
+    attributes: dict[str, str | float | bool] = {"region": "eu", "year": 2024, "score": 0.5, "draft": False}
+    await store.attach([replace(vsf("vs_1", "file-1"), attributes=attributes)], "alice")
+    found = await store.get("vs_1", "alice")
+    assert found is not None
+    assert found.metadata == metadata
+    row = await store.get_file("vs_1", "file-1", "alice")
+    assert row is not None
+    assert row.attributes == attributes
+    assert row.chunking_strategy == {"type": "auto"}
+    changed = await store.set_attributes("vs_1", "file-1", "alice", {"draft": True})
+    assert changed is not None
+    assert changed.attributes == {"draft": True}
+
+
+async def test_files_of_one_second_keep_the_order_they_were_attached_in(store: VectorStoreStore) -> None:
+    await store.create(vs("vs_1"), "alice")
+    await store.attach([vsf("vs_1", "file-b"), vsf("vs_1", "file-a")], "alice")
+    await store.attach([vsf("vs_1", "file-c")], "alice")
+    await store.attach([replace(vsf("vs_1", "file-b"), attributes={})], "alice")  # reset, same place
+    files, _ = await store.list_files("vs_1", "alice", FileListQuery(order="asc"))
+    assert [f.file_id for f in files] == ["file-b", "file-a", "file-c"]
+    files, more = await store.list_files(
+        "vs_1", "alice", FileListQuery(before="file-c", limit=1, order="asc")
+    )
+    assert ([f.file_id for f in files], more) == (["file-a"], True)
+    assert [f.file_id for _, f in await store.unfinished()] == ["file-b", "file-a", "file-c"]
+
+
+async def test_a_file_named_twice_in_one_attach_is_attached_once_with_its_last_state(
+    store: VectorStoreStore,
+) -> None:
+    await store.create(vs("vs_1"), "alice")
+    await store.attach(
+        [vsf("vs_1", "file-1"), vsf("vs_1", "file-2"), replace(vsf("vs_1", "file-1"), attributes={})], "alice"
+    )
+    await store.attach([], "alice")
+    files, _ = await store.list_files("vs_1", "alice", FileListQuery(order="asc"))
+    assert [(f.file_id, f.attributes) for f in files] == [("file-1", {}), ("file-2", {"region": "eu"})]
+
+
+async def test_stores_of_one_second_list_and_find_newest_by_insertion(store: VectorStoreStore) -> None:
+    for vid in ("vs_b", "vs_c", "vs_a"):
+        await store.create(vs(vid), "alice")
+    page, more = await store.list("alice", after=None, before=None, limit=2, order="desc")
+    assert ([r.id for r in page], more) == (["vs_a", "vs_c"], True)
+    found = await store.find_by_name("docs", "alice")
+    assert found is not None
+    assert found.id == "vs_a"
+    assert await store.update("vs_a", "alice", {"unknown": 1}) == found

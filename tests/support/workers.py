@@ -164,11 +164,13 @@ class WorkerServer:
 
 
 @contextlib.contextmanager
-def parley_workers(workers: int, provider_url: str, data_dir: Path) -> Iterator[WorkerServer]:
+def parley_workers(workers: int, provider_url: str, data_dir: Path, *flags: str) -> Iterator[WorkerServer]:
+    """``flags``: more of ``parley serve``'s (``--database-url ...``)."""
     port = free_port()
     log = data_dir.parent / f"parley-workers-{port}.log"
     argv = [sys.executable, "-m", "parley", "serve", "--workers", str(workers), "--port", str(port)]
     argv += ["--provider-url", provider_url, "--provider-server", "generic", "--data-dir", str(data_dir)]
+    argv += flags
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)

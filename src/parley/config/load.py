@@ -250,6 +250,14 @@ def _workers(value: Any, name: str) -> int:
     return count
 
 
+def _database_url(value: Any, name: str) -> str:
+    """PostgreSQL's URL (libpq's form, which asyncpg reads); anything else is named here, at start."""
+    url = str(value)
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{name} must be a PostgreSQL URL (postgresql://user:pass@host/db), got {url!r}.")
+    return url
+
+
 def _unknown_parameters(value: Any, where: str) -> UnknownParameters:
     if value not in get_args(UnknownParameters):
         raise ConfigError(f"{where} must be 'error' or 'ignore', got {value!r}.")
@@ -272,6 +280,7 @@ _PLAIN: dict[str, Callable[[Any, str], Any]] = {
     "host": lambda value, name: str(value),
     "port": _int,
     "data_dir": lambda value, name: Path(value).expanduser(),
+    "database_url": _database_url,
     "reasoning_key": lambda value, name: str(value),
     "log_level": lambda value, name: str(value).lower(),
     "recording_mode": lambda value, name: _mode(value),

@@ -65,6 +65,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8321
     data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    """PostgreSQL's ``postgresql://...``; None: SQLite in the data dir."""
     providers: tuple[ProviderConfig, ...] = ()
     recording_mode: RecordingMode = "live"
     recordings_dir: Path | None = None

@@ -20,6 +20,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", "PARLEY_PORT", "TCP port to listen on."),
     Setting("data_dir", "PARLEY_DATA_DIR", "Directory for the SQLite database and other state."),
     Setting(
+        "database_url",
+        "PARLEY_DATABASE_URL",
+        "A PostgreSQL database (postgresql://user:password@host/db) instead of the data dir's SQLite: "
+        "the scale-out backend, shared by every replica.",
+    ),
+    Setting(
         "provider_url",
         "PARLEY_PROVIDER_URL",
         "Base URL of an OpenAI-compatible chat-completions server, e.g. http://localhost:8000/v1; "

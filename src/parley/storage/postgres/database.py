@@ -14,12 +14,24 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from parley.errors import DatabaseUnavailable
 from parley.storage.postgres.migrations import Connection, migrate
 
 log = logging.getLogger(__name__)
+
+_LOST = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+"""What asyncpg raises when the server is down, restarting, or gone mid-statement."""
 
 Write = Callable[[Connection], Awaitable[object]]
 
@@ -28,30 +40,67 @@ POOL_SIZE = 10
 
 
 class PgDatabase:
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
-        self._pool = pool
+    """Built where no event loop runs yet (the app's composition); the pool opens, and the schema
+    is migrated, on ``start`` or on first use, whichever comes first."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._opening: asyncio.Lock | None = None
         self._queued: asyncio.Task[None] | None = None
         """The last write ``submit`` queued; each waits for the one before it."""
+        self.applied: list[str] = []
+        """The migrations this database's opening applied."""
+
+    @property
+    def where(self) -> str:
+        """The URL without its password, for logs and messages."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = POOL_SIZE) -> PgDatabase:
+        database = cls(url, pool_size=pool_size)
+        await database.start()
+        return database
+
+    async def start(self) -> list[str]:
         """Connect (``url``'s query parameters other than libpq's are server settings, such as
-        ``search_path``) and apply the migrations this database lacks."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-        except BaseException:
-            await pool.close()
-            raise
-        return cls(pool)
+        ``search_path``) and apply the migrations this database lacks; their names."""
+        async with self.connection():
+            return self.applied
+
+    async def _ready(self) -> asyncpg.Pool[asyncpg.Record]:
+        if self._pool is not None:
+            return self._pool
+        self._opening = self._opening or asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._pool_size)
+                try:
+                    async with pool.acquire() as conn:
+                        self.applied = await migrate(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection, once the writes queued before have run."""
+        """A pooled connection, once the writes queued before have run. A database that cannot be
+        reached, or is lost mid-statement, is ``DatabaseUnavailable`` (a 503): the transaction
+        around the statement is not committed, so nothing is half written."""
         await self.settled()
-        async with self._pool.acquire() as conn:
-            yield conn
+        try:
+            async with (await self._ready()).acquire() as conn:
+                yield conn
+        except _LOST as exc:
+            raise DatabaseUnavailable(f"The database at {self.where} cannot be reached: {exc}") from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -78,7 +127,7 @@ class PgDatabase:
         if before is not None:
             await asyncio.wait([before])
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with (await self._ready()).acquire() as conn, conn.transaction():
                 await write(conn)
         except Exception:  # nobody awaits a queued write: it is told here
             log.exception("a queued write failed")
@@ -90,4 +139,6 @@ class PgDatabase:
 
     async def aclose(self) -> None:
         await self.settled()
-        await self._pool.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

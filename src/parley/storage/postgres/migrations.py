@@ -86,9 +86,10 @@ CREATE TABLE files (
     purpose TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT,
-    sha256 TEXT NOT NULL
+    sha256 TEXT NOT NULL,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY
 );
-CREATE INDEX files_owner_created ON files (owner, created_at);
+CREATE INDEX files_owner_created ON files (owner, created_at, seq);
 CREATE INDEX files_sha256 ON files (sha256);
 
 CREATE TABLE vector_stores (
@@ -100,9 +101,10 @@ CREATE TABLE vector_stores (
     metadata JSONB NOT NULL,
     expires_after_days INTEGER,
     embedding_model TEXT NOT NULL,
-    embedding_dimension INTEGER NOT NULL
+    embedding_dimension INTEGER NOT NULL,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY
 );
-CREATE INDEX vector_stores_owner_created ON vector_stores (owner, created_at);
+CREATE INDEX vector_stores_owner_created ON vector_stores (owner, created_at, seq);
 CREATE TABLE vector_store_file_batches (
     id TEXT PRIMARY KEY,
     vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
@@ -124,6 +126,7 @@ CREATE TABLE vector_store_files (
     sha256 TEXT NOT NULL,
     worker TEXT,
     lease_until DOUBLE PRECISION,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
     PRIMARY KEY (vector_store_id, file_id)
 );
 CREATE INDEX vector_store_files_file ON vector_store_files (file_id);
@@ -158,7 +161,8 @@ CREATE TABLE api_keys (
     shown TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     revoked_at BIGINT,
-    digest TEXT NOT NULL UNIQUE
+    digest TEXT NOT NULL UNIQUE,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY
 );
 
 CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
@@ -167,17 +171,19 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
 
 async def p001_schema(conn: Connection) -> None:
     """Every table SQLite has after ``m012_ingest_claims``; JSONB where SQL filters on the value
-    (metadata, attributes), TEXT where a document is only stored and read back whole."""
+    (metadata, attributes), TEXT where a document is only stored and read back whole. ``seq``
+    (insertion order) breaks ties of ``created_at``, in seconds, where SQLite's ``rowid`` does."""
     await conn.execute(_P001_SCHEMA)
 
 
 MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [p001_schema]
 
 
-async def migrate(conn: Connection) -> None:
+async def migrate(conn: Connection) -> list[str]:
     """Apply what is missing in one transaction, under an advisory lock taken before anything else
     (even ``CREATE TABLE IF NOT EXISTS`` races between two sessions): a replica that waited for
-    the lock finds every migration applied."""
+    the lock finds every migration applied. Returns the names of the migrations applied."""
+    done: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
         await conn.execute(
@@ -192,3 +198,5 @@ async def migrate(conn: Connection) -> None:
                     migration.__name__,
                     int(time.time()),
                 )
+                done.append(migration.__name__)
+    return done

@@ -163,6 +163,11 @@ class PgResponseStore:
         await self._db.aclose()
 
 
+async def write_response_row(conn: Connection, response: dict[str, Any], owner: str) -> None:
+    """The response row alone, inserted or replaced (for a writer inside its own transaction)."""
+    await conn.execute(_UPSERT_RESPONSE, *_response_row(response, owner))
+
+
 def _response_row(response: dict[str, Any], owner: str) -> tuple[Any, ...]:
     return (
         response["id"],

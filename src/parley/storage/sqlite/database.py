@@ -35,6 +35,8 @@ class Database:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self.applied: list[str] = []
+        """The migrations this opening applied."""
         self._executor.submit(self._open).result()
         self._open_group: Group | None = None
         """The group a queued commit will take; None once it has, or once other work was queued
@@ -48,7 +50,7 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        migrate(conn)
+        self.applied = migrate(conn)
         self._conn = conn
 
     @property

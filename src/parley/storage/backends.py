@@ -1,0 +1,98 @@
+"""Which backend holds the stores: SQLite in the data dir by default, PostgreSQL when a database URL
+is given. Every store of one server comes from one backend over one database, so that what must be
+written together (a response and its conversation's items) is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from parley.storage.background import BackgroundJobs
+from parley.storage.base import ConversationStore, ResponseStore
+from parley.storage.keys import KeyStore
+from parley.storage.library import FileStore, VectorStoreStore
+from parley.storage.locks import Locks
+from parley.storage.postgres import (
+    PgBackgroundJobs,
+    PgConversationStore,
+    PgDatabase,
+    PgFileStore,
+    PgKeyStore,
+    PgLocks,
+    PgPromptStore,
+    PgResponseStore,
+    PgVectorStoreStore,
+)
+from parley.storage.prompts import PromptStore
+from parley.storage.sqlite import (
+    Database,
+    SqliteConversationStore,
+    SqliteFileStore,
+    SqliteResponseStore,
+    SqliteVectorStoreStore,
+)
+from parley.storage.sqlite.background import SqliteBackgroundJobs
+from parley.storage.sqlite.keys import SqliteKeyStore
+from parley.storage.sqlite.locks import SqliteLocks
+from parley.storage.sqlite.prompts import SqlitePromptStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    responses: ResponseStore
+    conversations: ConversationStore
+    prompts: PromptStore
+    keys: KeyStore
+    locks: Locks
+    files: FileStore
+    vector_stores: VectorStoreStore
+    background: BackgroundJobs
+    shared: bool
+    """Other servers may share the database (PostgreSQL): state kept in this process alone, such
+    as the chain cache and the registry of running responses, must go through the database."""
+    where: str
+    """The database, as an operator would name it (a path, or a URL without its password)."""
+    start: Callable[[], Awaitable[list[str]]]
+    """Connect and migrate, if not done yet; the names of the migrations this applied."""
+    aclose: Callable[[], Awaitable[None]]
+
+
+def open_stores(database_url: str | None, sqlite_path: Path) -> Stores:
+    """Nothing is awaited here (the app is composed before its event loop runs): SQLite opens and
+    migrates at once, PostgreSQL on ``start`` or on first use."""
+    if database_url is not None:
+        pg = PgDatabase(database_url)
+        return Stores(
+            PgResponseStore(pg),
+            PgConversationStore(pg),
+            PgPromptStore(pg),
+            PgKeyStore(pg),
+            PgLocks(pg),
+            PgFileStore(pg),
+            PgVectorStoreStore(pg),
+            PgBackgroundJobs(pg),
+            shared=True,
+            where=pg.where,
+            start=pg.start,
+            aclose=pg.aclose,
+        )
+    database = Database(sqlite_path)
+
+    async def started() -> list[str]:
+        return database.applied
+
+    return Stores(
+        SqliteResponseStore(database),
+        SqliteConversationStore(database),
+        SqlitePromptStore(database),
+        SqliteKeyStore(database),
+        SqliteLocks(database),
+        SqliteFileStore(database),
+        SqliteVectorStoreStore(database),
+        SqliteBackgroundJobs(database),
+        shared=False,
+        where=str(sqlite_path),
+        start=started,
+        aclose=database.aclose,
+    )
