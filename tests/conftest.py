@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from parley.app import create_app, shutdown
 from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import FakeUpstream, Reply
-from tests.support.postgres import postgres_server
+from tests.support.postgres import fresh_schema, postgres_server
 
 _real_connect = socket.socket.connect
 
@@ -85,12 +85,29 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+HARNESS_BACKEND = os.environ.get("PARLEY_TEST_BACKEND", "sqlite")
+"""``postgres`` runs every harness over PostgreSQL (a schema per test) instead of SQLite."""
+
+
 @pytest.fixture
-async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Harness]]:
+async def harness_database(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    if HARNESS_BACKEND != "postgres":
+        yield None
+        return
+    async with fresh_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+async def harness_factory(
+    tmp_path: Path, harness_database: str | None
+) -> AsyncIterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def factory(script: Script = None, *, wrap: Wrap | None = None, **settings: Any) -> Harness:
         """``wrap`` puts a transport of the test's own between Parley and the fake upstream."""
+        if harness_database is not None:
+            settings.setdefault("database_url", harness_database)
         fake = FakeUpstream(script)
         upstream: httpx2.AsyncBaseTransport = httpx2.ASGITransport(app=fake.app)
         transport = wrap(upstream) if wrap else upstream

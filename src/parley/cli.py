@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from parley.config import SETTINGS, ConfigError, load_settings
+from parley.config import SETTINGS, ConfigError, Settings, load_settings
 
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
 
@@ -64,12 +64,7 @@ def _add_keys_parser(commands: Any) -> None:
         _add_setting_flags(action, _DATA_FLAGS)
 
 
-def serve(flags: dict[str, object]) -> int:
-    try:
-        settings = load_settings(flags)
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
+def serve(settings: Settings) -> int:
     from parley.serving import LOG_FORMAT
     from parley.serving import serve as run_server
 
@@ -78,16 +73,11 @@ def serve(flags: dict[str, object]) -> int:
     return run_server(settings)
 
 
-def keys(args: argparse.Namespace) -> int:
+def keys(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from parley import keys as key_admin
 
-    try:
-        settings = load_settings({name: getattr(args, name) for name in _DATA_FLAGS})
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
     if args.action == "create":
         key, secret = asyncio.run(key_admin.create(settings, args.owner, admin=args.admin, name=args.name))
         role = " (admin)" if key.admin else ""
@@ -105,12 +95,7 @@ def keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def ingest(paths: list[Path], store: str, owner: str, flags: dict[str, object]) -> int:
-    try:
-        settings = load_settings(flags)
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
+def ingest(paths: list[Path], store: str, owner: str, settings: Settings) -> int:
     import asyncio
 
     from parley.bulk import ingest as run_ingest
@@ -124,12 +109,7 @@ def ingest(paths: list[Path], store: str, owner: str, flags: dict[str, object]) 
     return 1 if tally.failed else 0
 
 
-def migrate(flags: dict[str, object]) -> int:
-    try:
-        settings = load_settings(flags)
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
+def migrate(settings: Settings) -> int:
     import asyncio
 
     from parley.errors import DatabaseUnavailable
@@ -153,17 +133,19 @@ def migrate(flags: dict[str, object]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    names = _SERVE_FLAGS if args.command == "serve" else _DATA_FLAGS
+    try:
+        settings = load_settings({name: getattr(args, name) for name in names})
+    except ConfigError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
-        return migrate({name: getattr(args, name) for name in _DATA_FLAGS})
+        return migrate(settings)
     if args.command == "ingest":
-        flags = {name: getattr(args, name) for name in _DATA_FLAGS}
-        return ingest(args.paths, args.vector_store, args.owner, flags)
+        return ingest(args.paths, args.vector_store, args.owner, settings)
     if args.command == "keys":
-        return keys(args)
-    flags = {k: v for k, v in vars(args).items() if k != "command"}
-    if args.command == "serve":
-        return serve(flags)
-    return 2
+        return keys(args, settings)
+    return serve(settings)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from parley.storage.background import Job
+from parley.storage.background import BackgroundJobs, Job
+from parley.storage.postgres import PgBackgroundJobs, PgDatabase
 from parley.storage.sqlite import Database
 from parley.storage.sqlite.background import SqliteBackgroundJobs
 from parley.testing.fake_upstream import Reply
@@ -64,10 +65,16 @@ async def test_a_shutdown_mid_response_stores_it_failed_and_ends_its_stream(harn
 
 
 async def test_a_response_whose_worker_died_is_settled_failed_with_the_reason(
-    harness_factory: Any, tmp_path: Path
+    harness_factory: Any, tmp_path: Path, harness_database: str | None
 ) -> None:
-    database = Database(tmp_path / "parley.db")
-    jobs = SqliteBackgroundJobs(database)
+    database: Database | PgDatabase
+    jobs: BackgroundJobs
+    if harness_database is None:
+        database = Database(tmp_path / "parley.db")
+        jobs = SqliteBackgroundJobs(database)
+    else:
+        database = await PgDatabase.open(harness_database)
+        jobs = PgBackgroundJobs(database)
     response = {
         "id": "resp_orphan",
         "object": "response",

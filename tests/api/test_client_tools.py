@@ -14,7 +14,7 @@ from parley.config import ProviderConfig
 from parley.sealing import PREFIX
 from parley.testing.fake_upstream import Reply, ToolCall
 from tests.api.test_responses_basic import parse_sse
-from tests.conftest import Harness
+from tests.conftest import HARNESS_BACKEND, Harness
 from tests.support.wire import check_event
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello parley\n*** End Patch\n"
@@ -187,9 +187,11 @@ async def test_sealed_reasoning_round_trip(harness_factory: Callable[..., Harnes
     assert r.status_code == 200, r.text
     assistant = h.fake.requests[1]["messages"][1]
     assert assistant["reasoning_content"] == "The user wants a file."
-    with sqlite3.connect(tmp_path / "parley.db") as db:
-        assert db.execute("SELECT count(*) FROM responses").fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM response_items").fetchone() == (0,)
+    assert (await h.client.get("/v1/responses")).json()["data"] == []  # store=False: nothing kept
+    if HARNESS_BACKEND == "sqlite":
+        with sqlite3.connect(tmp_path / "parley.db") as db:
+            assert db.execute("SELECT count(*) FROM responses").fetchone() == (0,)
+            assert db.execute("SELECT count(*) FROM response_items").fetchone() == (0,)
 
 
 async def test_tampered_reasoning_is_a_400_naming_the_item(harness: Harness) -> None:

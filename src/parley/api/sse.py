@@ -144,11 +144,16 @@ class EventStream(StreamingResponse):
         self._on_stall = on_stall
 
     async def stream_response(self, send: Send) -> None:
+        # The first event is made before the status goes out: what fails before it (a database
+        # that cannot be reached) is still answered with its own status, not a broken stream.
+        first = await anext(self._events, None)
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watchdog = _Watchdog(self._stall_timeout, self._on_stall) if self._stall_timeout else None
         writer = _Writer(send, watchdog)
         token = downstream.set(writer)
         try:
+            if first is not None:
+                await writer.event(first)
             async for chunk in self._events:
                 await writer.event(chunk)
             await writer.release()

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from parley.engine.emit import TERMINAL_EVENTS
+from parley.engine.emit import TERMINAL_EVENTS, Emitter
 from parley.engine.live import LiveResponses
 from parley.engine.prepare import Turn
-from parley.errors import ClientError
+from parley.errors import ClientError, DatabaseUnavailable
 from parley.storage.base import ResponseStore
 from parley.wire.events import Event
 
@@ -38,7 +38,7 @@ async def persist(
         async for event in events:
             if event["type"] in TERMINAL_EVENTS:
                 if not refused(turn, event["response"]):
-                    await store.save(event["response"], turn.input_items, turn.owner, turn.conversation_id)
+                    event = await _saved(event, turn, store)
                 live.discard(turn.response["id"])
                 finished = True
             yield event
@@ -46,6 +46,22 @@ async def persist(
         live.discard(turn.response["id"])
         if not finished:
             store.record(interrupted(turn), turn.owner)
+
+
+async def _saved(event: Event, turn: Turn, store: ResponseStore) -> Event:
+    """The terminal event, once its response is stored. A stream whose database was lost ends
+    ``response.failed`` in its place, saying so (its caller already holds the id and the output:
+    it must not read ``completed`` of what it cannot retrieve); a request answered whole gets the
+    503 itself."""
+    try:
+        await store.save(event["response"], turn.input_items, turn.owner, turn.conversation_id)
+    except DatabaseUnavailable as exc:
+        if turn.answered_whole:
+            raise
+        error = {"code": "server_error", "message": f"The response could not be stored: {exc}"}
+        failed = {**event["response"], "status": "failed", "error": error}
+        return Emitter(failed, event["sequence_number"]).lifecycle("failed")
+    return event
 
 
 def _id_told_early(turn: Turn) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from parley.errors import ParleyError
 from parley.providers.embedders import Embedder
 from parley.retrieval.chunking import ChunkingStrategy, TextChunk, chunk_text, parse_chunking_strategy
 from parley.retrieval.index import Chunk, ChunkIndex, Vectors
@@ -144,7 +145,10 @@ class Ingestor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks, self._heartbeat = [], None
-        await self._stores.release_claims(self.claim[0])
+        try:
+            await self._stores.release_claims(self.claim[0])
+        except ParleyError as exc:  # a database lost at shutdown: the claims' leases run out instead
+            log.warning("could not give up ingestion claims: %s", exc)
 
     async def _prepare_loop(self) -> None:
         while True:

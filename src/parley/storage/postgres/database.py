@@ -30,13 +30,24 @@ _LOST = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,
 )
-"""What asyncpg raises when the server is down, restarting, or gone mid-statement."""
+"""What asyncpg raises when the server is down, restarting, or gone mid-statement (a pooled
+connection whose server went away can fail with an ``InternalClientError`` on its next use)."""
 
 Write = Callable[[Connection], Awaitable[object]]
 
 POOL_SIZE = 10
 """Connections per process: a request holds one only for its statements, never while it streams."""
+
+
+def _reason(exc: BaseException) -> str:
+    """In an operator's words: asyncpg's own for a connection lost mid-use is about its internals."""
+    if isinstance(exc, asyncpg.InternalClientError | asyncpg.ConnectionDoesNotExistError):
+        return "the connection was lost"
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        return "no server is listening there"
+    return str(exc) or type(exc).__name__
 
 
 class PgDatabase:
@@ -100,7 +111,11 @@ class PgDatabase:
             async with (await self._ready()).acquire() as conn:
                 yield conn
         except _LOST as exc:
-            raise DatabaseUnavailable(f"The database at {self.where} cannot be reached: {exc}") from exc
+            if self._pool is not None:
+                await self._pool.expire_connections()  # the others went with it: reconnect, not fail each
+            raise DatabaseUnavailable(
+                f"The database at {self.where} cannot be reached: {_reason(exc)}"
+            ) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
