@@ -20,7 +20,6 @@ parsing), the same server stack with less to do.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import statistics
 import sys
@@ -189,11 +188,7 @@ async def _difference(args: argparse.Namespace, pace: str, runs: dict[str, tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    with contextlib.suppress(ImportError):
-        import uvloop  # the client's own loop, as lean as the servers'
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return run_main(parse_args(argv), run)
+    return run_main(parse_args(argv), run, lean_client=True)
 
 
 if __name__ == "__main__":

@@ -301,11 +301,7 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    with contextlib.suppress(ImportError):
-        import uvloop  # the client's own loop, as lean as the servers'
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return run_main(parse_args(argv), run)
+    return run_main(parse_args(argv), run, lean_client=True)
 
 
 if __name__ == "__main__":

@@ -288,8 +288,16 @@ def run_options(parser: argparse.ArgumentParser, quick: str) -> None:
     parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
 
 
-def run_main(args: argparse.Namespace, run: Callable[..., Coroutine[Any, Any, Json]]) -> int:
-    """``run(args, tmp, procs)`` under ``--timeout``, its servers stopped after; its JSON line emitted."""
+def run_main(
+    args: argparse.Namespace, run: Callable[..., Coroutine[Any, Any, Json]], *, lean_client: bool = False
+) -> int:
+    """``run(args, tmp, procs)`` under ``--timeout``, its servers stopped after; its JSON line emitted.
+    ``lean_client``: the client's own event loop is uvloop, as lean as the servers' (where the
+    client's CPU shares the machine with them)."""
+    if lean_client and importlib.util.find_spec("uvloop"):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = with_servers(lambda tmp, procs: asyncio.wait_for(run(args, tmp, procs), args.timeout))
     emit(result, args.out)
     return 0

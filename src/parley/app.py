@@ -49,11 +49,9 @@ from parley.recording import RecordingStore, RecordingTransport
 from parley.retrieval.library import VectorStoreLibrary
 from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.backends import Stores, open_stores
-from parley.storage.base import ResponseStore
 from parley.storage.blobs import BlobStore
 from parley.storage.chain_cache import ChainCache
 from parley.storage.processes import this_process
-from parley.storage.shared_counter import SharedCounter
 from parley.tools.base import ToolServices
 
 TransportFactory = Callable[[ProviderConfig], httpx2.AsyncBaseTransport]
@@ -211,19 +209,9 @@ def _shared_across_workers(settings: Settings, stores: Stores) -> dict[str, Any]
     }
 
 
-def _chain_reads(settings: Settings, stores: Stores) -> ResponseStore:
-    """The chain cache, invalidated across one machine's workers by a shared counter of deletes;
-    replicas on other machines cannot see that counter, so over PostgreSQL every chain is read from
-    the database (one recursive query)."""
-    if stores.shared:
-        return stores.responses
-    deletes = SharedCounter(settings.data_dir / "responses.deletes")  # read by every worker's cache
-    return ChainCache(stores.responses, deletes=deletes)
-
-
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
-    stores = open_stores(settings.database_url, settings.database_path)
+    stores = open_stores(settings.database_url, settings.data_dir)
     providers = [build_provider(cfg, settings, transport_factory(cfg)) for cfg in settings.providers]
     router = Router([(p, cfg.models) for p, cfg in zip(providers, settings.providers, strict=True)])
     keys = KeyRing(stores.keys, settings.api_keys)
@@ -238,7 +226,7 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     app.state.stores = stores
     app.state.library = library = build_library(settings, stores, transport_factory)
     app.state.deps = deps = EngineDeps(
-        responses=_chain_reads(settings, stores),
+        responses=ChainCache(stores.responses, deletes=stores.deletes),
         router=router,
         sealer=ReasoningSealer(key),
         tools=ToolServices(

@@ -57,7 +57,7 @@ def walk(paths: Sequence[Path]) -> Iterator[Path]:
 async def ingest(
     settings: Settings, paths: Sequence[Path], store_name: str, owner: str, out: TextIO = sys.stderr
 ) -> Tally:
-    stores = open_stores(settings.database_url, settings.database_path)
+    stores = open_stores(settings.database_url, settings.data_dir)
     library = build_library(settings, stores, http_transport)
     try:
         return await _ingest(library, list(walk(paths)), store_name, owner, out)

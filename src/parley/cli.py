@@ -116,7 +116,7 @@ def migrate(settings: Settings) -> int:
     from parley.storage.backends import open_stores
 
     async def run() -> tuple[str, list[str]]:
-        stores = open_stores(settings.database_url, settings.database_path)
+        stores = open_stores(settings.database_url, settings.data_dir)
         try:
             return stores.where, await stores.start()
         finally:

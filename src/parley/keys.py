@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 async def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
-    stores = open_stores(settings.database_url, settings.database_path)
+    stores = open_stores(settings.database_url, settings.data_dir)
     try:
         return await work(stores.keys)
     finally:

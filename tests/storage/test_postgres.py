@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from parley.storage.chain_cache import ChainCache
 from parley.storage.postgres import PgConversationStore, PgDatabase, PgResponseStore
 from parley.storage.postgres.conversations import append_items
+from parley.storage.postgres.deletes import PgDeletes
 from parley.storage.postgres.migrations import MIGRATIONS
 from tests.support.postgres import fresh_schema
 
@@ -100,3 +102,19 @@ async def test_queued_writes_run_in_order_and_a_failed_one_is_logged(
         assert stored["status"] == "completed"
         assert await responses.get("r1", "alice") is not None
     assert "a queued write failed" in caplog.text
+
+
+async def test_a_chain_deleted_through_one_replica_is_not_served_from_anothers_cache(pg: PgDatabase) -> None:
+    one = ChainCache(PgResponseStore(pg), deletes=PgDeletes(pg))
+    other = ChainCache(PgResponseStore(pg), deletes=PgDeletes(pg))
+    base: dict[str, Any] = {"created_at": 1, "status": "completed"}
+    await one.save(
+        {**base, "id": "r0", "previous_response_id": None, "output": [item("o0")]}, [item("i0")], "alice"
+    )
+    await one.save(
+        {**base, "id": "r1", "previous_response_id": "r0", "output": [item("o1")]}, [item("i1")], "alice"
+    )
+    assert [i["id"] for i in await other.history("r1", "alice") or []] == ["i0", "o0", "i1", "o1"]  # cached
+    assert await one.delete("r0", "alice")
+    assert [i["id"] for i in await other.history("r1", "alice") or []] == ["i1", "o1"]
+    assert await other.history("r0", "alice") is None

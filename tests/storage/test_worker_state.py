@@ -21,7 +21,7 @@ from parley.config import ConfigError, load_settings
 from parley.engine.conversation import ConversationLocks
 from parley.engine.live import WORKER_DIED, settle_dead_workers
 from parley.errors import InvalidRequest
-from parley.storage.chain_cache import ChainCache
+from parley.storage.chain_cache import ChainCache, MappedDeletes
 from parley.storage.processes import process_alive, this_process
 from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import Database, SqliteResponseStore
@@ -51,8 +51,8 @@ async def test_a_delete_through_one_worker_empties_the_other_workers_chain_cache
     two: tuple[Database, Database], tmp_path: Path
 ) -> None:
     counter = tmp_path / "responses.deletes"
-    one = ChainCache(SqliteResponseStore(two[0]), deletes=SharedCounter(counter))
-    other = ChainCache(SqliteResponseStore(two[1]), deletes=SharedCounter(counter))
+    one = ChainCache(SqliteResponseStore(two[0]), deletes=MappedDeletes(SharedCounter(counter)))
+    other = ChainCache(SqliteResponseStore(two[1]), deletes=MappedDeletes(SharedCounter(counter)))
     unshared = ChainCache(SqliteResponseStore(two[1]))  # what a worker without the counter would do
     await save_chain(one, 3)
     for cache in (other, unshared):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from parley.storage.background import BackgroundJobs
 from parley.storage.base import ConversationStore, ResponseStore
+from parley.storage.chain_cache import Deletes, MappedDeletes
 from parley.storage.keys import KeyStore
 from parley.storage.library import FileStore, VectorStoreStore
 from parley.storage.locks import Locks
@@ -24,7 +25,9 @@ from parley.storage.postgres import (
     PgResponseStore,
     PgVectorStoreStore,
 )
+from parley.storage.postgres.deletes import PgDeletes
 from parley.storage.prompts import PromptStore
+from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import (
     Database,
     SqliteConversationStore,
@@ -53,14 +56,16 @@ class Stores:
     as the chain cache and the registry of running responses, must go through the database."""
     where: str
     """The database, as an operator would name it (a path, or a URL without its password)."""
+    deletes: Deletes
+    """The count of deleted responses every process's chain cache checks (``chain_cache.py``)."""
     start: Callable[[], Awaitable[list[str]]]
     """Connect and migrate, if not done yet; the names of the migrations this applied."""
     aclose: Callable[[], Awaitable[None]]
 
 
-def open_stores(database_url: str | None, sqlite_path: Path) -> Stores:
-    """Nothing is awaited here (the app is composed before its event loop runs): SQLite opens and
-    migrates at once, PostgreSQL on ``start`` or on first use."""
+def open_stores(database_url: str | None, data_dir: Path) -> Stores:
+    """Nothing is awaited here (the app is composed before its event loop runs): SQLite (in
+    ``data_dir``) opens and migrates at once, PostgreSQL on ``start`` or on first use."""
     if database_url is not None:
         pg = PgDatabase(database_url)
         return Stores(
@@ -74,9 +79,11 @@ def open_stores(database_url: str | None, sqlite_path: Path) -> Stores:
             PgBackgroundJobs(pg),
             shared=True,
             where=pg.where,
+            deletes=PgDeletes(pg),
             start=pg.start,
             aclose=pg.aclose,
         )
+    sqlite_path = data_dir / "parley.db"
     database = Database(sqlite_path)
 
     async def started() -> list[str]:
@@ -93,6 +100,7 @@ def open_stores(database_url: str | None, sqlite_path: Path) -> Stores:
         SqliteBackgroundJobs(database),
         shared=False,
         where=str(sqlite_path),
+        deletes=MappedDeletes(SharedCounter(data_dir / "responses.deletes")),
         start=started,
         aclose=database.aclose,
     )

@@ -7,35 +7,63 @@ parsing. Misses fall through to the store's indexed chain query, so a cold
 cache or a restart only costs that one read.
 
 Stored responses never change once written, so entries only go stale through a
-delete; a delete clears the cache. Worker processes sharing a data dir share a
-``SharedCounter`` of deletes: a delete bumps it before its answer goes out, and
-every cache that finds it moved clears itself before it answers, so no worker
-serves a chain another has deleted. (Replicas on other machines would need the
-counter in their shared database; see the PostgreSQL issue.)
+delete; a delete clears the cache. Processes sharing a store share a count of
+deletes (``Deletes``): a delete bumps it before its answer goes out, and every
+cache that finds it moved clears itself before it answers, so no process serves
+a chain another has deleted. One machine's workers read it from a mapped file
+(``MappedDeletes``, a memory read); replicas sharing PostgreSQL from the database
+(``postgres/deletes.py``, a round trip, still far less than reading and decoding
+a long chain).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 from parley.storage.base import Item, ResponseStore
 from parley.storage.delegating import DelegatingResponseStore
 from parley.storage.shared_counter import SharedCounter
 
 
+class Deletes(Protocol):
+    """How many responses were ever deleted, as every process sharing the store counts them."""
+
+    async def read(self) -> int: ...
+
+    async def bump(self) -> int:
+        """Count one more; the new count."""
+
+    async def aclose(self) -> None: ...
+
+
+class MappedDeletes:
+    """The count in a file of the data dir, mapped by each of one machine's workers."""
+
+    def __init__(self, counter: SharedCounter) -> None:
+        self._counter = counter
+
+    async def read(self) -> int:
+        return self._counter.value()
+
+    async def bump(self) -> int:
+        return self._counter.bump()
+
+    async def aclose(self) -> None:
+        self._counter.close()
+
+
 class ChainCache(DelegatingResponseStore):
-    def __init__(
-        self, inner: ResponseStore, capacity: int = 2048, deletes: SharedCounter | None = None
-    ) -> None:
+    def __init__(self, inner: ResponseStore, capacity: int = 2048, deletes: Deletes | None = None) -> None:
         super().__init__(inner)
         self._capacity = capacity
         self._chains: OrderedDict[tuple[str, str], list[Item]] = OrderedDict()
         self._deletes = deletes
-        self._deletes_seen = 0 if deletes is None else deletes.value()
+        self._deletes_seen: int | None = None
+        """The count the cached chains were read at; None before the first look."""
 
-    def _forget_if_deleted_elsewhere(self) -> None:
-        if self._deletes is not None and (seen := self._deletes.value()) != self._deletes_seen:
+    async def _forget_if_deleted_elsewhere(self) -> None:
+        if self._deletes is not None and (seen := await self._deletes.read()) != self._deletes_seen:
             self._chains.clear()
             self._deletes_seen = seen
 
@@ -47,7 +75,8 @@ class ChainCache(DelegatingResponseStore):
         conversation_id: str | None = None,
     ) -> None:
         await self._inner.save(response, input_items, owner, conversation_id)
-        self._forget_if_deleted_elsewhere()
+        # Unchecked: a chain built here on one deleted meanwhile is cleared by the check that
+        # every ``history`` makes before it serves anything (a round trip saved over PostgreSQL).
         previous = response["previous_response_id"]
         base = [] if previous is None else self._chains.get((owner, previous))
         if base is not None:
@@ -60,7 +89,7 @@ class ChainCache(DelegatingResponseStore):
             self._chains.popitem(last=False)
 
     async def history(self, response_id: str, owner: str) -> list[Item] | None:
-        self._forget_if_deleted_elsewhere()
+        await self._forget_if_deleted_elsewhere()
         cached = self._chains.get((owner, response_id))
         if cached is not None:
             self._chains.move_to_end((owner, response_id))
@@ -73,12 +102,12 @@ class ChainCache(DelegatingResponseStore):
     async def delete(self, response_id: str, owner: str) -> bool:
         deleted = await self._inner.delete(response_id, owner)
         if deleted and self._deletes is not None:
-            self._deletes_seen = self._deletes.bump()  # others' caches: before the answer goes out
+            self._deletes_seen = await self._deletes.bump()  # others' caches: before the answer goes out
         self._chains.clear()  # descendants' cached chains include the deleted items; deletes are rare
         return deleted
 
     async def aclose(self) -> None:
         self._chains.clear()
         if self._deletes is not None:
-            self._deletes.close()
+            await self._deletes.aclose()
         await self._inner.aclose()

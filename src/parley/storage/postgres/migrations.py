@@ -166,6 +166,7 @@ CREATE TABLE api_keys (
 );
 
 CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 """
 
 
