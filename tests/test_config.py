@@ -49,11 +49,18 @@ def test_config_file_declares_routed_providers(tmp_path: Path) -> None:
         ({"recording_mode": "sometimes"}, "recording_mode must be one of"),
         ({"recording_mode": "replay"}, "needs recordings_dir"),
         ({"config": "/nonexistent/parley.toml"}, "Cannot read config file"),
+        ({"background_lease": "0"}, "background_lease must be more than 0 seconds"),
+        ({"background_lease": "soon"}, "background_lease must be a number of seconds"),
     ],
 )
 def test_bad_settings_are_explained(flags: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(flags, environ={})
+
+
+def test_background_lease_is_seconds_and_may_be_a_fraction() -> None:
+    assert load_settings({}, environ={}).background_lease == 30.0
+    assert load_settings({}, environ={"PARLEY_BACKGROUND_LEASE": "2.5"}).background_lease == 2.5
 
 
 def test_provider_without_url_is_rejected(tmp_path: Path) -> None:

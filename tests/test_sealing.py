@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import multiprocessing
 import os
@@ -67,3 +68,24 @@ def test_configured_key_wins_and_is_checked(tmp_path: Path) -> None:
         load_or_create_key(base64.b64encode(b"short").decode(), tmp_path / "unused")
     with pytest.raises(ValueError, match="32 bytes"):
         ReasoningSealer(b"short")
+
+
+async def test_a_fetched_key_is_fetched_once_on_start() -> None:
+    """Replicas over one PostgreSQL fetch the key they share as they start; until then nothing is
+    sealed (under no key at all), and turns starting together fetch it once between them."""
+    key = os.urandom(32)
+    fetches = 0
+
+    async def fetch_key() -> bytes:
+        nonlocal fetches
+        fetches += 1
+        await asyncio.sleep(0.01)
+        return key
+
+    sealer = ReasoningSealer(fetch_key)
+    with pytest.raises(RuntimeError, match="start"):
+        sealer.seal("think")
+    await asyncio.gather(*(sealer.start() for _ in range(5)))
+    await sealer.start()
+    assert fetches == 1
+    assert ReasoningSealer(key).open(sealer.seal("think")) == "think"

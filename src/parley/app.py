@@ -187,6 +187,7 @@ EXCEPTION_HANDLERS = {
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await app.state.stores.start()  # PostgreSQL: connected and migrated before the first request
+    await app.state.deps.sealer.start()  # and the reasoning key replicas share fetched, or made
     await app.state.library.start()  # resume ingestion a previous run left in progress
     await app.state.background.start()  # and settle background responses a dead process left
     await settle_dead_workers(app.state.deps.responses)  # and streams a dead worker left running
@@ -209,6 +210,15 @@ def _shared_across_workers(settings: Settings, stores: Stores) -> dict[str, Any]
     }
 
 
+def _reasoning_sealer(settings: Settings, stores: Stores) -> ReasoningSealer:
+    """A configured key wins. Else replicas over one PostgreSQL share the key it holds (each has a
+    data dir of its own), fetched on start; a server alone keeps its key in the data dir, which
+    its workers share."""
+    if not settings.reasoning_key and stores.reasoning_key is not None:
+        return ReasoningSealer(stores.reasoning_key.reasoning_key)
+    return ReasoningSealer(load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key"))
+
+
 def create_app(settings: Settings, transport_factory: TransportFactory = http_transport) -> Starlette:
     """Build the ASGI app; ``transport_factory`` lets tests put a fake provider on the wire."""
     stores = open_stores(settings.database_url, settings.data_dir)
@@ -221,14 +231,13 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         routes=ROUTES, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
     )
     app.state.keys = keys
-    key = load_or_create_key(settings.reasoning_key, settings.data_dir / "reasoning.key")
     app.state.settings = settings
     app.state.stores = stores
     app.state.library = library = build_library(settings, stores, transport_factory)
     app.state.deps = deps = EngineDeps(
         responses=ChainCache(stores.responses, deletes=stores.deletes),
         router=router,
-        sealer=ReasoningSealer(key),
+        sealer=_reasoning_sealer(settings, stores),
         tools=ToolServices(
             vector_stores=library,
             web_search=build_web_search(settings, transport_factory),
@@ -244,5 +253,6 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
         stores.background,
         max_running=settings.max_background,
         max_queued=settings.max_background_queue,
+        lease=settings.background_lease,
     )
     return app

@@ -2,8 +2,9 @@
 
 Clients that keep no server state (``store: false``, the Codex CLI) carry the
 model's reasoning between turns as an opaque ``encrypted_content`` string. It
-is sealed with AES-256-GCM under a key from the config or generated once into
-the data dir, so it is never plaintext on the client, a tampered copy is
+is sealed with AES-256-GCM under a key from the config, else generated once into
+the data dir (or, for replicas over one PostgreSQL, into the database they
+share, fetched as the server starts), so it is never plaintext on the client, a tampered copy is
 detected, and reasoning sealed elsewhere (e.g. by OpenAI) is recognised as
 foreign by its prefix and skipped.
 
@@ -14,10 +15,12 @@ other way round: a client cannot replay one kind of opaque content as another.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "parley-rs1."
 _NONCE_BYTES = 12
+
+FetchKey = Callable[[], Awaitable[bytes]]
 
 
 def _aad(purpose: str) -> bytes:
@@ -36,11 +41,40 @@ class Tampered(ValueError):
     """The content carries Parley's prefix but does not decrypt under this deployment's key."""
 
 
+def _cipher(key: bytes) -> AESGCM:
+    if len(key) != 32:
+        raise ValueError("the reasoning key must be 32 bytes")
+    return AESGCM(key)
+
+
 class ReasoningSealer:
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("the reasoning key must be 32 bytes")
-        self._aead = AESGCM(key)
+    """Keyed at once, or, given ``FetchKey`` (a key held in a database, which the app is composed
+    before it can reach), by ``start``: the app's lifespan awaits it, and so does each turn, for
+    apps run without one; after the first it returns at once."""
+
+    def __init__(self, key: bytes | FetchKey) -> None:
+        self._fetch_key: FetchKey | None = None
+        self._keyed: AESGCM | None = None
+        self._fetching: asyncio.Lock | None = None
+        if isinstance(key, bytes):
+            self._keyed = _cipher(key)
+        else:
+            self._fetch_key = key
+
+    async def start(self) -> None:
+        """Fetch the key, once, if it is not here yet."""
+        if self._keyed is not None:
+            return
+        self._fetching = self._fetching or asyncio.Lock()
+        async with self._fetching:
+            if self._keyed is None and self._fetch_key is not None:
+                self._keyed = _cipher(await self._fetch_key())
+
+    @property
+    def _aead(self) -> AESGCM:
+        if self._keyed is None:
+            raise RuntimeError("the reasoning key is fetched by ReasoningSealer.start, not yet awaited")
+        return self._keyed
 
     def seal(self, text: str, purpose: str = "reasoning") -> str:
         nonce = secrets.token_bytes(_NONCE_BYTES)

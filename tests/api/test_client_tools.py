@@ -195,6 +195,7 @@ async def test_sealed_reasoning_round_trip(harness_factory: Callable[..., Harnes
 
 
 async def test_tampered_reasoning_is_a_400_naming_the_item(harness: Harness) -> None:
+    await harness.app.state.deps.sealer.start()  # over PostgreSQL, the key is fetched from it
     sealed = harness.app.state.deps.sealer.seal("secret plan")
     tampered = sealed[:-6] + ("AAAAAA" if not sealed.endswith("AAAAAA") else "BBBBBB")
     r = await harness.create(

@@ -250,6 +250,17 @@ def _workers(value: Any, name: str) -> int:
     return count
 
 
+def _positive_seconds(value: Any, name: str) -> float:
+    """A duration that cannot be off: a lease of 0 s would expire as it is taken."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}.") from None
+    if not seconds > 0:
+        raise ConfigError(f"{name} must be more than 0 seconds, got {value!r}.")
+    return seconds
+
+
 def _database_url(value: Any, name: str) -> str:
     """PostgreSQL's URL (libpq's form, which asyncpg reads); anything else is named here, at start."""
     url = str(value)
@@ -291,6 +302,7 @@ _PLAIN: dict[str, Callable[[Any, str], Any]] = {
     "max_background": _int,
     "workers": _workers,
     "max_background_queue": _int,
+    "background_lease": _positive_seconds,
     "summary_model": lambda value, name: str(value),
     "local_model": lambda value, name: str(value),
     "local_model_threads": lambda value, name: _count_or_none(value, name),

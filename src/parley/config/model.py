@@ -83,6 +83,9 @@ class Settings:
     """Background responses run at once by this process; more wait queued."""
     max_background_queue: int = 10_000
     """Queued background responses past which a new one is refused (429)."""
+    background_lease: float = 30.0
+    """Seconds a claim on a background job lasts unless renewed: how long a dead server's running job
+    waits before another settles it failed."""
     allow_private_urls: bool = False
     """Outbound tool URLs (MCP) may resolve to private, loopback or link-local addresses."""
     allow_unauthenticated: bool = False

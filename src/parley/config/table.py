@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Queued background responses past which new ones are refused with 429 (default 10000).",
     ),
     Setting(
+        "background_lease",
+        "PARLEY_BACKGROUND_LEASE",
+        "Seconds a server's claim on a background response lasts unless renewed (default 30; renewed "
+        "every third of it): a response whose server died is settled failed this long after.",
+    ),
+    Setting(
         "allow_private_urls",
         "PARLEY_ALLOW_PRIVATE_URLS",
         "Hosted tools (MCP servers, search) may reach private, loopback and link-local addresses "

@@ -119,6 +119,7 @@ async def prepare_turn(
     await provider.recognise()  # its capabilities decide how the request is sent
     vendor = vendor_parameters(request, provider)
     stored = await _stored_context(request, deps, owner)
+    await deps.sealer.start()  # at once where a lifespan fetched the key; else (tests) the first time
     stored_types = deps.histories.item_types((owner, stored[0].get("id")), stored) if stored else frozenset()
     history = read_stored(stored, stored_types, deps.sealer)
     input_items = await resolve_input(request, history, deps.responses, owner)

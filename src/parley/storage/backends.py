@@ -26,7 +26,9 @@ from parley.storage.postgres import (
     PgVectorStoreStore,
 )
 from parley.storage.postgres.deletes import PgDeletes
+from parley.storage.postgres.reasoning_key import PgReasoningKeyStore
 from parley.storage.prompts import PromptStore
+from parley.storage.reasoning_key import ReasoningKeyStore
 from parley.storage.shared_counter import SharedCounter
 from parley.storage.sqlite import (
     Database,
@@ -61,28 +63,38 @@ class Stores:
     start: Callable[[], Awaitable[list[str]]]
     """Connect and migrate, if not done yet; the names of the migrations this applied."""
     aclose: Callable[[], Awaitable[None]]
+    reasoning_key: ReasoningKeyStore | None = None
+    """The key replicas sharing the database seal reasoning with; ``None`` where no other server
+    shares it (SQLite), and the data dir keeps the key (``sealing.py``)."""
 
 
 def open_stores(database_url: str | None, data_dir: Path) -> Stores:
     """Nothing is awaited here (the app is composed before its event loop runs): SQLite (in
     ``data_dir``) opens and migrates at once, PostgreSQL on ``start`` or on first use."""
-    if database_url is not None:
-        pg = PgDatabase(database_url)
-        return Stores(
-            PgResponseStore(pg),
-            PgConversationStore(pg),
-            PgPromptStore(pg),
-            PgKeyStore(pg),
-            PgLocks(pg),
-            PgFileStore(pg),
-            PgVectorStoreStore(pg),
-            PgBackgroundJobs(pg),
-            shared=True,
-            where=pg.where,
-            deletes=PgDeletes(pg),
-            start=pg.start,
-            aclose=pg.aclose,
-        )
+    return _sqlite_stores(data_dir) if database_url is None else _postgres_stores(database_url)
+
+
+def _postgres_stores(database_url: str) -> Stores:
+    pg = PgDatabase(database_url)
+    return Stores(
+        PgResponseStore(pg),
+        PgConversationStore(pg),
+        PgPromptStore(pg),
+        PgKeyStore(pg),
+        PgLocks(pg),
+        PgFileStore(pg),
+        PgVectorStoreStore(pg),
+        PgBackgroundJobs(pg),
+        shared=True,
+        where=pg.where,
+        deletes=PgDeletes(pg),
+        start=pg.start,
+        aclose=pg.aclose,
+        reasoning_key=PgReasoningKeyStore(pg),
+    )
+
+
+def _sqlite_stores(data_dir: Path) -> Stores:
     sqlite_path = data_dir / "parley.db"
     database = Database(sqlite_path)
 

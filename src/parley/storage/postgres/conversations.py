@@ -57,7 +57,7 @@ class PgConversationStore:
     async def create(self, conversation: dict[str, Any], items: list[Item], owner: str) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO conversations (id, owner, created_at, metadata) VALUES ($1, $2, $3, $4::jsonb)",
+                "INSERT INTO conversations (id, owner, created_at, metadata) VALUES ($1, $2, $3, $4::json)",
                 conversation["id"],
                 owner,
                 conversation["created_at"],
@@ -72,7 +72,7 @@ class PgConversationStore:
         self, conversation_id: str, owner: str, metadata: dict[str, str]
     ) -> dict[str, Any] | None:
         row = await self._db.fetchrow(
-            "UPDATE conversations SET metadata = $3::jsonb WHERE id = $1 AND owner = $2"
+            "UPDATE conversations SET metadata = $3::json WHERE id = $1 AND owner = $2"
             " RETURNING id, created_at, metadata",
             conversation_id,
             owner,

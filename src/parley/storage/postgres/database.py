@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from parley.errors import DatabaseUnavailable
+from parley.errors import DatabaseUnavailable, InvalidRequest
 from parley.storage.postgres.migrations import Connection, migrate
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,11 @@ _LOST = (
 )
 """What asyncpg raises when the server is down, restarting, or gone mid-statement (a pooled
 connection whose server went away can fail with an ``InternalClientError`` on its next use)."""
+
+_NUL_REFUSED = (
+    "A name, filename or other text field contains a NUL character (\\u0000), which this server's"
+    " database (PostgreSQL) cannot store."
+)
 
 Write = Callable[[Connection], Awaitable[object]]
 
@@ -110,6 +115,8 @@ class PgDatabase:
         try:
             async with (await self._ready()).acquire() as conn:
                 yield conn
+        except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError) as exc:
+            raise InvalidRequest(_NUL_REFUSED, code="invalid_value") from exc
         except _LOST as exc:
             if self._pool is not None:
                 await self._pool.expire_connections()  # the others went with it: reconnect, not fail each

@@ -49,7 +49,7 @@ CREATE TABLE conversations (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    metadata JSONB NOT NULL,
+    metadata JSON NOT NULL,
     deletions BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE conversation_items (
@@ -98,7 +98,7 @@ CREATE TABLE vector_stores (
     name TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     last_active_at BIGINT NOT NULL,
-    metadata JSONB NOT NULL,
+    metadata JSON NOT NULL,
     expires_after_days INTEGER,
     embedding_model TEXT NOT NULL,
     embedding_dimension INTEGER NOT NULL,
@@ -119,8 +119,8 @@ CREATE TABLE vector_store_files (
     created_at BIGINT NOT NULL,
     status TEXT NOT NULL,
     last_error TEXT,
-    attributes JSONB NOT NULL,
-    chunking_strategy JSONB NOT NULL,
+    attributes JSON NOT NULL,
+    chunking_strategy JSON NOT NULL,
     usage_bytes BIGINT NOT NULL DEFAULT 0,
     batch_id TEXT,
     sha256 TEXT NOT NULL,
@@ -167,12 +167,21 @@ CREATE TABLE api_keys (
 
 CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+
+-- PostgreSQL's alone: the key replicas seal reasoning with (SQLite's server keeps it in its data dir).
+CREATE TABLE reasoning_key (
+    singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),
+    key BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
 """
 
 
 async def p001_schema(conn: Connection) -> None:
-    """Every table SQLite has after ``m012_ingest_claims``; JSONB where SQL filters on the value
-    (metadata, attributes), TEXT where a document is only stored and read back whole. ``seq``
+    """Every table SQLite has after ``m012_ingest_claims``. Metadata and attributes are JSON, not
+    JSONB: kept as written (their keys in the caller's order, an escaped NUL character accepted,
+    both of which JSONB would change or refuse) and still read into by SQL; documents only stored
+    and read back whole are TEXT. ``seq``
     (insertion order) breaks ties of ``created_at``, in seconds, where SQLite's ``rowid`` does."""
     await conn.execute(_P001_SCHEMA)
 

@@ -4,7 +4,7 @@ Plain functions over a connection, so ``PgVectorStoreStore`` composes them in on
 SQLite claims files with one ``UPDATE`` that its single writer runs alone; here replicas claim at
 once, so the claim locks the rows it takes with ``FOR UPDATE SKIP LOCKED``: a file another replica
 is claiming right now is skipped, not waited for, and never taken twice. Attributes and chunking
-strategies are JSONB (orjson text cast on the way in, decoded on the way out); ``seq`` breaks
+strategies are JSON (orjson text cast on the way in, decoded on the way out); ``seq`` breaks
 ties of ``created_at`` as ``rowid`` does. Leases are on the database's clock, not each replica's,
 so replicas whose clocks disagree still agree on when a lease ran out.
 """
@@ -39,8 +39,8 @@ NOW = "extract(epoch FROM clock_timestamp())::double precision"
 """The database's clock, in seconds: what every lease is set and checked by."""
 _UPSERT = f"""
 INSERT INTO vector_store_files ({_COLUMNS}, owner, worker, lease_until)
-SELECT vector_store_id, file_id, created_at, status, last_error, attributes::jsonb,
-    chunking_strategy::jsonb, usage_bytes, batch_id, sha256, $11, $12::text, {NOW} + $13::float8
+SELECT vector_store_id, file_id, created_at, status, last_error, attributes::json,
+    chunking_strategy::json, usage_bytes, batch_id, sha256, $11, $12::text, {NOW} + $13::float8
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::bigint[], $9::text[], $10::text[]) WITH ORDINALITY AS t ({_COLUMNS}, position)
 ORDER BY position
@@ -162,7 +162,7 @@ async def set_attributes(
     conn: Connection, store_id: str, file_id: str, owner: str, attributes: dict[str, str | float | bool]
 ) -> VectorStoreFileRecord | None:
     row = await conn.fetchrow(
-        "UPDATE vector_store_files SET attributes = $4::jsonb"
+        "UPDATE vector_store_files SET attributes = $4::json"
         f" WHERE vector_store_id = $1 AND file_id = $2 AND owner = $3 RETURNING {_COLUMNS}",
         store_id,
         file_id,

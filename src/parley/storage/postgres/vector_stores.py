@@ -27,7 +27,7 @@ _COLUMNS = (
 _INSERT = (
     "INSERT INTO vector_stores (id, owner, name, created_at, last_active_at, metadata,"
     " expires_after_days, embedding_model, embedding_dimension)"
-    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
+    " VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8, $9)"
 )
 _COUNTS = """
 SELECT vector_store_id, status, COUNT(*) AS n,
@@ -78,7 +78,7 @@ class PgVectorStoreStore:
         if "metadata" in values:
             values["metadata"] = _dumps(values["metadata"])
         sets = ", ".join(
-            f"{column} = ${n}{'::jsonb' if column == 'metadata' else ''}"
+            f"{column} = ${n}{'::json' if column == 'metadata' else ''}"
             for n, column in enumerate(values, start=3)
         )
         async with self._db.transaction() as conn:
