@@ -73,7 +73,7 @@ class PgDatabase:
     def where(self) -> str:
         """The URL without its password, for logs and messages."""
         parts = urlsplit(self.url)
-        if parts.password is None:
+        if not parts.password:
             return self.url
         host = parts.netloc.rsplit("@", 1)[-1]
         return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
