@@ -20,11 +20,11 @@ from asyncpg import Record
 
 from parley.storage.background import Claim, EventRow, Job, JobState
 from parley.storage.postgres.database import PgDatabase
-from parley.storage.postgres.migrations import Connection
+from parley.storage.postgres.migrations import CLOCK, Connection
 from parley.storage.postgres.responses import write_response_row
 
 _ENQUEUE_LOCK = 0x70A47E2  # pg_advisory_xact_lock's key for "checking the queue bound"
-_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+_NOW = CLOCK
 _COLUMNS = "j.response_id, j.owner, j.request, j.stream, j.state"
 _COUNT_QUEUED = "SELECT count(*) FROM background_jobs WHERE state = 'queued'"
 _INSERT_JOB = f"""

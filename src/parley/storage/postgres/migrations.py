@@ -18,6 +18,10 @@ from asyncpg.pool import PoolConnectionProxy
 Connection: TypeAlias = "PoolConnectionProxy[Record]"
 """A connection as the pool lends it (the class is generic to the type checker only)."""
 
+CLOCK = "extract(epoch FROM clock_timestamp())::double precision"
+"""The database's clock, in seconds: what every lease is set and checked by, so replicas whose
+own clocks disagree still agree on when a lease ran out."""
+
 _MIGRATION_LOCK = 0x70A47E1  # pg_advisory_xact_lock's key for "migrating Parley's schema"
 
 _P001_SCHEMA = """

@@ -20,7 +20,7 @@ from parley.storage.background import Claim
 from parley.storage.base import Order
 from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
 from parley.storage.library import VectorStoreFileStatus as Status
-from parley.storage.postgres.migrations import Connection
+from parley.storage.postgres.migrations import CLOCK, Connection
 
 _NAMES = (
     "vector_store_id",
@@ -35,8 +35,7 @@ _NAMES = (
     "sha256",
 )
 _COLUMNS = ", ".join(_NAMES)
-NOW = "extract(epoch FROM clock_timestamp())::double precision"
-"""The database's clock, in seconds: what every lease is set and checked by."""
+NOW = CLOCK
 _UPSERT = f"""
 INSERT INTO vector_store_files ({_COLUMNS}, owner, worker, lease_until)
 SELECT vector_store_id, file_id, created_at, status, last_error, attributes::json,
