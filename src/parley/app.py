@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,7 +36,7 @@ from parley.engine import EngineDeps
 from parley.engine.background import BackgroundResponses
 from parley.engine.conversation import ConversationLocks
 from parley.engine.limits import Limits
-from parley.engine.live import LiveResponses, settle_dead_workers
+from parley.engine.live import Liveness, LiveResponses, settle_dead_workers
 from parley.errors import ParleyError
 from parley.providers.aiohttp_transport import AiohttpTransport
 from parley.providers.concurrency import ConcurrencyLimit
@@ -191,10 +192,23 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await app.state.library.start()  # resume ingestion a previous run left in progress
     await app.state.background.start()  # and settle background responses a dead process left
     await settle_dead_workers(app.state.deps.responses)  # and streams a dead worker left running
+    heartbeat = _beating(app)  # replicas on other machines: heard from, and settled when silent
     try:
         yield
     finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
         await shutdown(app)
+
+
+def _beating(app: Starlette) -> asyncio.Task[None] | None:
+    stores: Stores = app.state.stores
+    if stores.heartbeats is None:
+        return None
+    liveness = Liveness(
+        app.state.deps.responses, stores.heartbeats, app.state.deps.live.worker or this_process()
+    )
+    return asyncio.get_running_loop().create_task(liveness.run(), name="parley-heartbeat")
 
 
 def _shared_across_workers(settings: Settings, stores: Stores) -> dict[str, Any]:

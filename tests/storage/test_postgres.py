@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from parley.engine.live import WORKER_DIED, Liveness
 from parley.storage.chain_cache import ChainCache
 from parley.storage.postgres import PgConversationStore, PgDatabase, PgResponseStore
 from parley.storage.postgres.conversations import append_items
 from parley.storage.postgres.deletes import PgDeletes
+from parley.storage.postgres.heartbeats import PgHeartbeats
 from parley.storage.postgres.migrations import MIGRATIONS
+from parley.storage.processes import this_process
 from tests.support.postgres import fresh_schema
 
 
@@ -118,3 +121,41 @@ async def test_a_chain_deleted_through_one_replica_is_not_served_from_anothers_c
     assert await one.delete("r0", "alice")
     assert [i["id"] for i in await other.history("r1", "alice") or []] == ["i1", "o1"]
     assert await other.history("r0", "alice") is None
+
+
+async def test_a_replica_on_another_machine_is_settled_once_it_has_gone_silent(pg: PgDatabase) -> None:
+    """A process elsewhere cannot be looked up by pid: it is alive while it beats."""
+    responses, heartbeats = PgResponseStore(pg), PgHeartbeats(pg)
+    running: dict[str, Any] = {"previous_response_id": None, "created_at": 1, "status": "in_progress"}
+    beating, silent = "elsewhere-a:100:1", "elsewhere-b:200:1"
+    await responses.begin({**running, "id": "r_beating", "output": []}, "alice", beating)
+    await responses.begin({**running, "id": "r_silent", "output": []}, "alice", silent)
+    await heartbeats.beat(beating)
+    await heartbeats.beat(silent)
+    assert await heartbeats.silent([beating, silent, "never:1:1"], after=30) == {"never:1:1"}
+    await asyncio.sleep(0.3)
+    await heartbeats.beat(beating)
+    assert await heartbeats.silent([beating, silent], after=0.2) == {silent}
+
+    here = Liveness(responses, _Impatient(heartbeats), this_process())
+    assert await here.once() == 1
+    settled = await responses.get("r_silent", "alice")
+    assert settled is not None
+    assert (settled["status"], settled["error"]["message"]) == ("failed", WORKER_DIED)
+    kept = await responses.get("r_beating", "alice")
+    assert kept is not None
+    assert kept["status"] == "in_progress"
+    assert await heartbeats.silent([this_process()], after=30) == set()  # it beat, too
+
+
+class _Impatient:
+    """The replica's heartbeats, with silence counted after 0.2 s instead of 30."""
+
+    def __init__(self, inner: PgHeartbeats) -> None:
+        self._inner = inner
+
+    async def beat(self, process: str) -> None:
+        await self._inner.beat(process)
+
+    async def silent(self, processes: Any, after: float = 0.2) -> set[str]:
+        return await self._inner.silent(processes, after=0.2)

@@ -11,6 +11,7 @@ from pathlib import Path
 from parley.storage.background import BackgroundJobs
 from parley.storage.base import ConversationStore, ResponseStore
 from parley.storage.chain_cache import Deletes, MappedDeletes
+from parley.storage.heartbeats import Heartbeats
 from parley.storage.keys import KeyStore
 from parley.storage.library import FileStore, VectorStoreStore
 from parley.storage.locks import Locks
@@ -26,6 +27,7 @@ from parley.storage.postgres import (
     PgVectorStoreStore,
 )
 from parley.storage.postgres.deletes import PgDeletes
+from parley.storage.postgres.heartbeats import PgHeartbeats
 from parley.storage.postgres.reasoning_key import PgReasoningKeyStore
 from parley.storage.prompts import PromptStore
 from parley.storage.reasoning_key import ReasoningKeyStore
@@ -66,6 +68,8 @@ class Stores:
     reasoning_key: ReasoningKeyStore | None = None
     """The key replicas sharing the database seal reasoning with; ``None`` where no other server
     shares it (SQLite), and the data dir keeps the key (``sealing.py``)."""
+    heartbeats: Heartbeats | None = None
+    """How replicas on other machines are known to run (PostgreSQL); None: one machine."""
 
 
 def open_stores(database_url: str | None, data_dir: Path) -> Stores:
@@ -91,6 +95,7 @@ def _postgres_stores(database_url: str) -> Stores:
         start=pg.start,
         aclose=pg.aclose,
         reasoning_key=PgReasoningKeyStore(pg),
+        heartbeats=PgHeartbeats(pg),
     )
 
 

@@ -171,6 +171,7 @@ CREATE TABLE api_keys (
 
 CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+CREATE TABLE heartbeats (process TEXT PRIMARY KEY, seen_at DOUBLE PRECISION NOT NULL);
 
 -- PostgreSQL's alone: the key replicas seal reasoning with (SQLite's server keeps it in its data dir).
 CREATE TABLE reasoning_key (
