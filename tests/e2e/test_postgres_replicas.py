@@ -4,7 +4,6 @@ scripted upstream; the database is the session's real PostgreSQL, a schema of th
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import pytest
 
 from parley.testing.fake_upstream import Reply
 from tests.e2e.conftest import MODEL, ScriptedUpstream
-from tests.support.postgres import fresh_schema
+from tests.support.postgres import fresh_schema_outside_a_loop
 from tests.support.workers import Connection, WorkerServer, parley_workers
 
 SEALING_KEY = base64.b64encode(os.urandom(32)).decode()
@@ -21,10 +20,8 @@ SEALING_KEY = base64.b64encode(os.urandom(32)).decode()
 
 @pytest.fixture(scope="module")
 def database_url(postgres_url: str) -> Iterator[str]:
-    schema = fresh_schema(postgres_url)
-    url = asyncio.run(schema.__aenter__())
-    yield url
-    asyncio.run(schema.__aexit__(None, None, None))
+    with fresh_schema_outside_a_loop(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

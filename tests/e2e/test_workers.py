@@ -1,10 +1,12 @@
-"""``parley serve --workers 2``: what holds in one process holds across its worker processes.
+"""``parley serve --workers 2``: what holds in one process holds across its worker processes, over
+either backend (SQLite in the data dir; PostgreSQL).
 
 A real ``parley serve --workers 2`` on loopback, in front of the session's scripted upstream; each
 step runs on a connection pinned to a chosen worker (``tests/support/workers.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -18,6 +20,7 @@ import pytest
 from parley.engine.live import WORKER_DIED
 from parley.testing.fake_upstream import Reply
 from tests.e2e.conftest import MODEL, ScriptedUpstream
+from tests.support.postgres import fresh_schema_outside_a_loop
 from tests.support.workers import Connection, WorkerServer, parley_workers
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pins workers through procfs")
@@ -28,12 +31,20 @@ def module_upstream(scripted_upstream: ScriptedUpstream) -> ScriptedUpstream:
     return scripted_upstream
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(
-    module_upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    module_upstream: ScriptedUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerServer]:
-    with parley_workers(2, module_upstream.base_url, tmp_path_factory.mktemp("workers") / "data") as server:
-        yield server
+    """Every case on each backend: the data dir's SQLite, and PostgreSQL (a schema of its own)."""
+    data = tmp_path_factory.mktemp("workers") / "data"
+    with contextlib.ExitStack() as stack:
+        flags: tuple[str, ...] = ()
+        if request.param == "postgres":
+            url = stack.enter_context(fresh_schema_outside_a_loop(request.getfixturevalue("postgres_url")))
+            flags = ("--database-url", url)
+        yield stack.enter_context(parley_workers(2, module_upstream.base_url, data, *flags))
 
 
 @pytest.fixture

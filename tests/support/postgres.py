@@ -8,6 +8,7 @@ Never skipped: a machine where the server cannot start fails the tests that need
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -54,3 +55,14 @@ async def fresh_schema(server_url: str) -> AsyncIterator[str]:
         await admin.execute(f"DROP SCHEMA {name} CASCADE")
     finally:
         await admin.close()
+
+
+@contextlib.contextmanager
+def fresh_schema_outside_a_loop(server_url: str) -> Iterator[str]:
+    """``fresh_schema`` for a synchronous fixture (a module's servers, say)."""
+    schema = fresh_schema(server_url)
+    url = asyncio.run(schema.__aenter__())
+    try:
+        yield url
+    finally:
+        asyncio.run(schema.__aexit__(None, None, None))
