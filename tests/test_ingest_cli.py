@@ -13,6 +13,7 @@ import pytest
 from parley.app import create_app, shutdown
 from parley.cli import main
 from tests.conftest import make_settings
+from tests.support.postgres import fresh_schema_outside_a_loop
 
 
 def run_ingest(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -44,21 +45,22 @@ def test_a_thousand_files_with_progress_then_nothing_to_do(
 
     assert main(arguments) == 0
     assert "0 ingested, 1000 already there, 0 failed" in capsys.readouterr().err
-    asyncio.run(search_finds_note_123(data))
+    asyncio.run(search_finds_note(data, 123, of=1000))
 
 
-async def search_finds_note_123(data: Path) -> None:
-    app = create_app(make_settings(data))
+async def search_finds_note(data: Path, note: int, *, of: int, database_url: str | None = None) -> None:
+    """A server over what ``parley ingest`` wrote finds ``note`` by its code word, among ``of``."""
+    app = create_app(make_settings(data, database_url=database_url))
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://p") as client:
         (store,) = (await client.get("/v1/vector_stores")).json()["data"]
         assert store["name"] == "notes"
-        assert store["file_counts"]["completed"] == 1000
+        assert store["file_counts"]["completed"] == of
         found = await client.post(
             f"/v1/vector_stores/{store['id']}/search",
-            json={"query": f"zx{123 * 7919 % 100003}", "search_mode": "keyword", "max_num_results": 1},
+            json={"query": f"zx{note * 7919 % 100003}", "search_mode": "keyword", "max_num_results": 1},
         )
         assert found.status_code == 200, found.text
-        assert found.json()["data"][0]["filename"] == "note0123.md"
+        assert found.json()["data"][0]["filename"] == f"note{note:04d}.md"
     await shutdown(app)
 
 
@@ -77,3 +79,17 @@ def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     result = run_ingest(tmp_path / "nowhere", "--vector-store", "x", "--data-dir", tmp_path / "data")
     assert result.returncode == 2
     assert "No such file or directory" in result.stderr
+
+
+def test_ingest_over_postgres_is_what_a_server_over_it_searches(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    write_corpus(corpus, 30)
+    with fresh_schema_outside_a_loop(postgres_url) as url:
+        arguments = ["ingest", str(corpus), "--vector-store", "notes", "--data-dir", str(data)]
+        assert main([*arguments, "--database-url", url]) == 0
+        assert "30 ingested, 0 already there, 0 failed" in capsys.readouterr().err
+        assert main([*arguments, "--database-url", url]) == 0
+        assert "0 ingested, 30 already there, 0 failed" in capsys.readouterr().err
+        asyncio.run(search_finds_note(data, 12, of=30, database_url=url))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from parley.cli import main
+from tests.support.postgres import fresh_schema_outside_a_loop
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -54,3 +55,20 @@ def test_serve_refuses_a_public_interface_without_keys(
     assert code == 2
     assert "without API keys" in err
     assert "--allow-unauthenticated" in err
+
+
+def test_keys_made_over_postgres_are_kept_there(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--database-url``: the keys live in PostgreSQL, where every replica reads them, not in the
+    data dir."""
+    with fresh_schema_outside_a_loop(postgres_url) as url:
+        where = ("--database-url", url, "--data-dir", str(tmp_path))
+        code, lines, _ = run(capsys, "keys", "create", "--owner", "alice", *where)
+        assert code == 0
+        code, listed, _ = run(capsys, "keys", "list", *where)
+        assert "owner=alice  user  active" in listed[0]
+        assert lines[-1] not in "\n".join(listed)
+        assert not (tmp_path / "parley.db").exists()
+        assert run(capsys, "keys", "revoke", listed[0].split()[0], *where)[0] == 0
+        assert "revoked" in run(capsys, "keys", "list", *where)[1][0]

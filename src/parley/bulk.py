@@ -55,8 +55,10 @@ def walk(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 async def ingest(
-    settings: Settings, paths: Sequence[Path], store_name: str, owner: str, out: TextIO = sys.stderr
+    settings: Settings, paths: Sequence[Path], store_name: str, owner: str, out: TextIO | None = None
 ) -> Tally:
+    """``out``: where progress goes; standard error as it is at the call (not at import)."""
+    out = sys.stderr if out is None else out
     stores = open_stores(settings.database_url, settings.data_dir)
     library = build_library(settings, stores, http_transport)
     try:
