@@ -48,9 +48,12 @@ from parley.providers.router import Router
 from parley.providers.search import WebSearchBackends, search_provider
 from parley.recording import RecordingStore, RecordingTransport
 from parley.retrieval.library import VectorStoreLibrary
+from parley.retrieval.pgvector_index import PgVectorIndexes
+from parley.retrieval.store_index import EmbeddedIndexes, IndexOpener
 from parley.sealing import ReasoningSealer, load_or_create_key
 from parley.storage.backends import Stores, open_stores
-from parley.storage.blobs import BlobStore
+from parley.storage.blob_locks import BlobLocks
+from parley.storage.blobs import Blobs, BlobStore
 from parley.storage.chain_cache import ChainCache
 from parley.storage.processes import this_process
 from parley.tools.base import ToolServices
@@ -115,17 +118,36 @@ def build_embedder(settings: Settings, transport_factory: TransportFactory) -> E
     return RemoteEmbedder(config.name, endpoint, settings.embedding_model)
 
 
+def build_blobs(settings: Settings, stores: Stores) -> Blobs:
+    """Uploaded bytes in the data dir, or in an S3-compatible bucket (``files_url``) that replicas
+    on several machines share; either way each blob's lock is also the database's, which every
+    process sharing it sees (``storage/blob_locks.py``)."""
+    locks = BlobLocks(stores.locks, this_process(), stores.heartbeats)
+    if settings.files_url is None:
+        return BlobStore(settings.data_dir / "files", locks)
+    from parley.storage.s3_blobs import S3BlobStore  # obstore's native library: only when configured
+
+    return S3BlobStore.from_url(settings.files_url, settings.data_dir / "files", locks)
+
+
 def build_library(
     settings: Settings, stores: Stores, transport_factory: TransportFactory
 ) -> VectorStoreLibrary:
-    """Files and vector stores share the database; bytes and indexes live in the data dir."""
+    """Files and vector stores share the database; so do the stores' chunks over PostgreSQL
+    (pgvector), which are otherwise embedded indexes in the data dir."""
     return VectorStoreLibrary(
         stores.vector_stores,
         stores.files,
-        BlobStore(settings.data_dir / "files"),
+        build_blobs(settings, stores),
         [build_embedder(settings, transport_factory)],
-        settings.data_dir / "vector_stores",
+        _indexes(settings, stores),
     )
+
+
+def _indexes(settings: Settings, stores: Stores) -> IndexOpener:
+    if stores.postgres is not None:
+        return PgVectorIndexes(stores.postgres)
+    return EmbeddedIndexes(settings.data_dir / "vector_stores")
 
 
 def build_web_search(settings: Settings, transport_factory: TransportFactory) -> WebSearchBackends:
@@ -220,7 +242,7 @@ def _shared_across_workers(settings: Settings, stores: Stores) -> dict[str, Any]
     worker = this_process()
     return {
         "live": LiveResponses(worker),
-        "conversation_locks": ConversationLocks(stores.locks, worker),
+        "conversation_locks": ConversationLocks(stores.locks, worker, stores.heartbeats),
     }
 
 

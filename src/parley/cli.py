@@ -16,7 +16,7 @@ from parley.config import SETTINGS, ConfigError, Settings, load_settings
 ANONYMOUS = "anonymous"  # the owner of everything until API keys exist (api/common.py says the same)
 
 _SERVE_FLAGS = tuple(setting.name for setting in SETTINGS)
-_DATA_FLAGS = ("data_dir", "database_url", "config", "log_level")
+_DATA_FLAGS = ("data_dir", "database_url", "files_url", "config", "log_level")
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:

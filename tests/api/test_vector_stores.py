@@ -20,8 +20,8 @@ from tests.api.retrieval_support import DOCS, JAN, MAR, Parley, load_docs, searc
 
 
 @pytest.fixture
-async def parley(tmp_path: Path) -> AsyncIterator[Parley]:
-    server = Parley(tmp_path)
+async def parley(tmp_path: Path, harness_database: str | None) -> AsyncIterator[Parley]:
+    server = Parley(tmp_path, {"database_url": harness_database})
     server.start()
     yield server
     await server.stop()

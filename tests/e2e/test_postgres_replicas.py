@@ -13,7 +13,7 @@ import pytest
 from parley.testing.fake_upstream import Reply
 from tests.e2e.conftest import MODEL, ScriptedUpstream
 from tests.support.postgres import fresh_schema_outside_a_loop
-from tests.support.workers import Connection, WorkerServer, parley_workers
+from tests.support.workers import Connection, WorkerServer, ingested, parley_workers, search_store
 
 SEALING_KEY = base64.b64encode(os.urandom(32)).decode()
 
@@ -84,3 +84,26 @@ def test_a_conversation_made_on_one_replica_grows_on_the_other(
     assert status == 200
     texts = [part["text"] for item in items["data"] for part in item["content"]]
     assert texts == ["I like tea.", "Noted.", "What do I like?", "Tea."]
+
+
+def test_a_file_ingested_on_one_replica_is_searched_and_detached_on_the_other(
+    pair: tuple[Connection, Connection],
+) -> None:
+    """The chunks are in PostgreSQL (pgvector), not in either replica's data dir."""
+    one, other = pair
+    tides = one.upload("tides.txt", b"The tide at Saint-Malo rises thirteen metres at the equinox.")
+    lights = one.upload("lights.txt", b"The lighthouse of Cap Frehel flashes twice every ten seconds.")
+    body = {"name": "coast", "file_ids": [tides["id"], lights["id"]]}
+    status, store = one.request("POST", "/v1/vector_stores", body)
+    assert status == 200, store
+    for file in (tides, lights):
+        assert ingested(other, store["id"], file["id"])["status"] == "completed"
+    hits = search_store(other, store["id"], "How often does the Cap Frehel lighthouse flash?")
+    assert hits[0]["file_id"] == lights["id"]
+    assert "twice every ten seconds" in hits[0]["content"][0]["text"]
+    assert other.request("DELETE", f"/v1/vector_stores/{store['id']}/files/{lights['id']}")[0] == 200
+    hits = search_store(one, store["id"], "How often does the Cap Frehel lighthouse flash?")
+    assert [hit["file_id"] for hit in hits] == [tides["id"]]
+    status, content = one.request("GET", f"/v1/vector_stores/{store['id']}/files/{tides['id']}/content")
+    assert status == 200, content
+    assert "thirteen metres" in content["data"][0]["text"]

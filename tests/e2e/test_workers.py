@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,7 @@ from parley.engine.live import WORKER_DIED
 from parley.testing.fake_upstream import Reply
 from tests.e2e.conftest import MODEL, ScriptedUpstream
 from tests.support.postgres import fresh_schema_outside_a_loop
-from tests.support.workers import Connection, WorkerServer, parley_workers
+from tests.support.workers import Connection, WorkerServer, ingested, parley_workers, search_store
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pins workers through procfs")
 
@@ -146,24 +145,6 @@ def test_responses_on_one_conversation_take_turns_across_workers(
     assert [item["role"] for item in items["data"]] == ["user", "assistant", "user", "assistant"]
 
 
-def _ingested(connection: Connection, store_id: str, file_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status, attached = connection.request("GET", f"/v1/vector_stores/{store_id}/files/{file_id}")
-        assert status == 200, attached
-        if attached["status"] != "in_progress":
-            break
-        time.sleep(0.1)
-    return attached
-
-
-def _search(connection: Connection, store_id: str, query: str) -> list[dict[str, Any]]:
-    status, found = connection.request("POST", f"/v1/vector_stores/{store_id}/search", {"query": query})
-    assert status == 200, found
-    hits: list[dict[str, Any]] = found["data"]
-    return hits
-
-
 def test_files_ingested_through_one_worker_are_searched_through_the_other(
     pair: tuple[Connection, Connection],
 ) -> None:
@@ -171,18 +152,18 @@ def test_files_ingested_through_one_worker_are_searched_through_the_other(
     tides = one.upload("tides.txt", b"The tide at Saint-Malo rises thirteen metres at the equinox.")
     status, store = one.request("POST", "/v1/vector_stores", {"name": "coast", "file_ids": [tides["id"]]})
     assert status == 200, store
-    assert _ingested(other, store["id"], tides["id"])["status"] == "completed"
-    hits = _search(other, store["id"], "How high does the tide rise at Saint-Malo?")  # its index is open
+    assert ingested(other, store["id"], tides["id"])["status"] == "completed"
+    hits = search_store(other, store["id"], "How high does the tide rise at Saint-Malo?")  # its index is open
     assert [hit["file_id"] for hit in hits] == [tides["id"]]
     lights = one.upload("lights.txt", b"The lighthouse of Cap Frehel flashes twice every ten seconds.")
     path = f"/v1/vector_stores/{store['id']}/files"
     assert one.request("POST", path, {"file_id": lights["id"]})[0] == 200
-    assert _ingested(other, store["id"], lights["id"])["status"] == "completed"
-    hits = _search(other, store["id"], "How often does the Cap Frehel lighthouse flash?")
+    assert ingested(other, store["id"], lights["id"])["status"] == "completed"
+    hits = search_store(other, store["id"], "How often does the Cap Frehel lighthouse flash?")
     assert hits[0]["file_id"] == lights["id"]  # written by the first worker, into the open index
     assert "twice every ten seconds" in hits[0]["content"][0]["text"]
     assert other.request("DELETE", f"{path}/{tides['id']}")[0] == 200
-    hits = _search(one, store["id"], "How high does the tide rise at Saint-Malo?")
+    hits = search_store(one, store["id"], "How high does the tide rise at Saint-Malo?")
     assert tides["id"] not in {hit["file_id"] for hit in hits}
 
 

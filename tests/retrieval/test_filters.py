@@ -6,10 +6,13 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from parley.errors import InvalidRequest
 from parley.retrieval.filters import FilterError, matches, parse_filter, to_sql
+from parley.retrieval.pg_filters import filterable, to_pg_sql
+from tests.support.postgres import fresh_schema
 
 ROWS: list[dict[str, str | float | bool]] = [
     {},
@@ -158,3 +161,29 @@ def test_a_bad_operator_lists_the_valid_ones_under_the_callers_param() -> None:
     for op in ("'eq'", "'ne'", "'gt'", "'gte'", "'lt'", "'lte'", "'in'", "'nin'", "'and'", "'or'"):
         assert op in caught.value.message
     assert "'contains'" in caught.value.message
+
+
+async def test_postgres_agrees_with_the_spelled_out_semantics(postgres_url: str) -> None:
+    """The same cases compiled for PostgreSQL (``pg_filters``), over the JSONB the chunks keep."""
+    async with fresh_schema(postgres_url) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE TABLE t (i INTEGER, filterable JSONB)")
+            await conn.executemany(
+                "INSERT INTO t VALUES ($1, $2)", [(i, filterable(r)) for i, r in enumerate(ROWS)]
+            )
+
+            async def pg_matches(raw: dict[str, object]) -> set[int]:
+                params: list[object] = []
+                where = to_pg_sql(parse_filter(raw), params)
+                return {row[0] for row in await conn.fetch(f"SELECT i FROM t WHERE {where}", *params)}
+
+            for raw, expected in CASES:
+                assert await pg_matches(raw) == expected, raw
+            everything = set(range(len(ROWS)))
+            for key in ("a", "b", "missing"):
+                for value in (1, "b", True, 2.5):
+                    eq = await pg_matches({"type": "eq", "key": key, "value": value})
+                    assert await pg_matches({"type": "ne", "key": key, "value": value}) == everything - eq
+        finally:
+            await conn.close()

@@ -19,6 +19,7 @@ from parley.providers.embedders import Embedder, Embeddings, local_embedder
 from parley.retrieval.chunking import ChunkingStrategy
 from parley.retrieval.embedded_index import open_index
 from parley.retrieval.library import FileSpec, VectorStoreLibrary
+from parley.retrieval.store_index import EmbeddedIndexes
 from parley.storage.blobs import BlobStore
 from parley.storage.library import FileRecord, VectorStoreFileRecord, VectorStoreRecord
 from parley.storage.sqlite import Database, SqliteFileStore, SqliteVectorStoreStore
@@ -72,7 +73,7 @@ async def workers(tmp_path: Path, model: Embedder) -> AsyncIterator[list[Worker]
         database, embedder = Database(tmp_path / "parley.db"), CountingEmbedder(model)
         stores, files = SqliteVectorStoreStore(database), SqliteFileStore(database)
         blobs, root = BlobStore(tmp_path / "files"), tmp_path / "vector_stores"
-        library = VectorStoreLibrary(stores, files, blobs, [embedder], root, lease=lease)
+        library = VectorStoreLibrary(stores, files, blobs, [embedder], EmbeddedIndexes(root), lease=lease)
         made.append(Worker(database, library, embedder))
     yield made
     for worker in made:

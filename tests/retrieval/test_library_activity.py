@@ -7,6 +7,7 @@ from pathlib import Path
 from parley.providers.embedders import local_embedder
 from parley.retrieval.library import TOUCH_EVERY, VectorStoreLibrary
 from parley.retrieval.query import SearchOptions
+from parley.retrieval.store_index import EmbeddedIndexes
 from parley.storage.blobs import BlobStore
 from parley.storage.sqlite import Database, SqliteFileStore, SqliteVectorStoreStore
 
@@ -26,7 +27,7 @@ async def test_search_marks_the_store_active_at_most_once_a_minute(tmp_path: Pat
         SqliteFileStore(database),
         BlobStore(tmp_path / "files"),
         [local_embedder()],
-        tmp_path / "vector_stores",
+        EmbeddedIndexes(tmp_path / "vector_stores"),
         clock,
     )
     store = await library.create_store("alice", name="s", metadata={}, expires_after_days=1)

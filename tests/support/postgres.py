@@ -43,15 +43,24 @@ def postgres_server() -> Iterator[str]:
             server.cleanup()
 
 
+async def _vector_in_public(admin: asyncpg.Connection) -> None:
+    """pgvector in ``public``, which every test's schema sees: made in a test's own schema, it
+    would go when that schema is dropped, and take every other test's chunks along."""
+    async with admin.transaction():
+        await admin.execute("SELECT pg_advisory_xact_lock(7070)")  # tests in other processes too
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+
+
 @contextlib.asynccontextmanager
 async def fresh_schema(server_url: str) -> AsyncIterator[str]:
     """A URL whose connections see only a new, empty schema (their ``search_path``); dropped after."""
     name = f"t{os.getpid()}_{next(_schemas)}"
     admin = await asyncpg.connect(server_url)
     try:
+        await _vector_in_public(admin)
         await admin.execute(f"CREATE SCHEMA {name}")
         separator = "&" if "?" in server_url else "?"
-        yield server_url + separator + urlencode({"search_path": name})
+        yield server_url + separator + urlencode({"search_path": f"{name},public"})
         await admin.execute(f"DROP SCHEMA {name} CASCADE")
     finally:
         await admin.close()

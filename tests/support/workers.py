@@ -198,3 +198,22 @@ def _wait_until_serving(server: WorkerServer, workers: int) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError(f"parley serve --workers {workers} did not start:\n{server.log.read_text()[-3000:]}")
+
+
+def ingested(connection: Connection, store_id: str, file_id: str) -> dict[str, object]:
+    """The vector-store file once it has left ``in_progress`` (or after a minute)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, attached = connection.request("GET", f"/v1/vector_stores/{store_id}/files/{file_id}")
+        assert status == 200, attached
+        if attached["status"] != "in_progress":
+            break
+        time.sleep(0.1)
+    return attached
+
+
+def search_store(connection: Connection, store_id: str, query: str) -> list[dict[str, Any]]:
+    status, found = connection.request("POST", f"/v1/vector_stores/{store_id}/search", {"query": query})
+    assert status == 200, found
+    hits: list[dict[str, Any]] = found["data"]
+    return hits

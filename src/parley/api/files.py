@@ -8,13 +8,13 @@ caller's filename is kept as metadata with any directory part removed, never use
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from parley.api.common import json_response, library, list_object, list_query, principal
@@ -157,11 +157,15 @@ async def retrieve_file(request: Request) -> Response:
 
 
 async def file_content(request: Request) -> Response:
+    """A file on local disk goes out with sendfile; an object store's streams through, piece by piece."""
     record = await _file(request)
-    path = library(request).blobs.path(record.sha256)
-    if not path.exists():
+    body = await library(request).blobs.open(record.sha256)
+    if body is None:
         raise NotFound(f"The content of {record.id} is no longer available.", param="file_id")
-    return FileResponse(path, media_type="application/octet-stream")
+    if isinstance(body, Path):
+        return FileResponse(body, media_type="application/octet-stream")
+    headers = {"content-length": str(record.bytes)}
+    return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
 
 
 async def delete_file(request: Request) -> Response:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast, get_args
+from urllib.parse import urlsplit
 
 from parley.config.model import (
     ConfigError,
@@ -269,6 +270,17 @@ def _database_url(value: Any, name: str) -> str:
     return url
 
 
+def _files_url(value: Any, name: str) -> str:
+    """An S3 bucket and optional key prefix; the endpoint and credentials come from AWS_* variables."""
+    url = str(value)
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} (PARLEY_FILES_URL) must be an S3 URL (s3://bucket or s3://bucket/prefix), got {url!r}."
+        )
+    return url
+
+
 def _unknown_parameters(value: Any, where: str) -> UnknownParameters:
     if value not in get_args(UnknownParameters):
         raise ConfigError(f"{where} must be 'error' or 'ignore', got {value!r}.")
@@ -292,6 +304,7 @@ _PLAIN: dict[str, Callable[[Any, str], Any]] = {
     "port": _int,
     "data_dir": lambda value, name: Path(value).expanduser(),
     "database_url": _database_url,
+    "files_url": _files_url,
     "reasoning_key": lambda value, name: str(value),
     "log_level": lambda value, name: str(value).lower(),
     "recording_mode": lambda value, name: _mode(value),

@@ -67,6 +67,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
     """PostgreSQL's ``postgresql://...``; None: SQLite in the data dir."""
+    files_url: str | None = None
+    """Uploaded files' bytes in an S3-compatible bucket (``s3://bucket/prefix``); None: the data dir."""
     providers: tuple[ProviderConfig, ...] = ()
     recording_mode: RecordingMode = "live"
     recordings_dir: Path | None = None

@@ -26,6 +26,12 @@ SETTINGS: tuple[Setting, ...] = (
         "the scale-out backend, shared by every replica.",
     ),
     Setting(
+        "files_url",
+        "PARLEY_FILES_URL",
+        "An S3-compatible bucket for uploaded files' bytes (s3://bucket/optional/prefix) instead of the "
+        "data dir, shared by every replica; endpoint and credentials from the AWS_* environment variables.",
+    ),
+    Setting(
         "provider_url",
         "PARLEY_PROVIDER_URL",
         "Base URL of an OpenAI-compatible chat-completions server, e.g. http://localhost:8000/v1; "

@@ -9,22 +9,22 @@ waits its turn (up to ``LOCK_WAIT`` seconds, then OpenAI's own answer, ``convers
 re-reads the conversation if it changed meanwhile, and appends after the first. Nothing
 interleaves and nothing is lost.
 
-The lock lives in this process; worker processes sharing a database also take the database's
-lock of that name (``storage/locks.py``), so the rule holds across them.
+The lock lives in this process; processes sharing a database (workers, replicas) also take the
+database's lock of that name (``storage/named_locks.py``), so the rule holds across them.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from parley.engine.compaction import read_stored
 from parley.errors import InvalidRequest, NotFound
 from parley.storage.base import ConversationStore
+from parley.storage.heartbeats import Heartbeats
 from parley.storage.locks import Locks
-from parley.storage.processes import process_alive
+from parley.storage.named_locks import NamedLocks
 from parley.wire.events import Event
 from parley.wire.items import item_type
 
@@ -40,53 +40,17 @@ def conversation_not_found(conversation_id: str) -> NotFound:
 
 
 class ConversationLocks:
-    """A conversation's lock: an asyncio lock in this process and, where worker processes share
-    the database (``shared``), also the database's lock named after it, held by this process."""
+    """A conversation's lock: an asyncio lock in this process and, where other processes share the
+    database (``shared``), also the database's lock named after it, held by this process
+    (``holder``); a holder on another machine that stopped beating (``heartbeats``) lets go."""
 
-    def __init__(self, shared: Locks | None = None, holder: str | None = None) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._shared, self._holder = shared, holder
+    def __init__(
+        self, shared: Locks | None = None, holder: str | None = None, heartbeats: Heartbeats | None = None
+    ) -> None:
+        self._locks = NamedLocks(shared, holder, heartbeats)
 
-    @asynccontextmanager
-    async def hold(self, conversation_id: str, wait: float = LOCK_WAIT) -> AsyncIterator[None]:
-        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
-        self._locks[conversation_id] = (lock, users + 1)
-        deadline = asyncio.get_running_loop().time() + wait
-        try:
-            try:
-                await asyncio.wait_for(lock.acquire(), wait)
-            except TimeoutError:
-                raise _locked() from None
-            try:
-                async with self._held_across_processes(f"conversation:{conversation_id}", deadline):
-                    yield
-            finally:
-                lock.release()
-        finally:
-            lock, users = self._locks[conversation_id]
-            if users == 1:
-                del self._locks[conversation_id]
-            else:
-                self._locks[conversation_id] = (lock, users - 1)
-
-    @asynccontextmanager
-    async def _held_across_processes(self, name: str, deadline: float) -> AsyncIterator[None]:
-        if self._shared is None or self._holder is None:
-            yield
-            return
-        delay = 0.005
-        while (holder := await self._shared.take(name, self._holder)) != self._holder:
-            if not process_alive(holder):  # it died holding it: nobody else would free it
-                await self._shared.release(name, holder)
-                continue
-            if asyncio.get_running_loop().time() + delay > deadline:
-                raise _locked()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        try:
-            yield
-        finally:
-            await self._shared.release(name, self._holder)
+    def hold(self, conversation_id: str, wait: float = LOCK_WAIT) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(f"conversation:{conversation_id}", wait, _locked)
 
 
 def _locked() -> InvalidRequest:

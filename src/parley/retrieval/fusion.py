@@ -34,6 +34,8 @@ class Fusion:
     ranker: Ranker = "rrf"
     alpha: float = 0.5
     weights: tuple[float, float] = (1.0, 1.0)
+
+
 RRF_K = 60
 DEFAULT_LIMIT = 10
 
@@ -88,6 +90,19 @@ def weighted_fusion(
     return _ranked(scores, hits, limit)
 
 
+def fuse(by_vector: Sequence[Hit], by_keyword: Sequence[Hit], k: int, fusion: Fusion) -> list[Hit]:
+    """The top ``k`` of one store's two rankings, merged as ``fusion`` says."""
+    if fusion.ranker == "rrf":
+        return reciprocal_rank_fusion([by_vector, by_keyword], limit=k, weights=fusion.weights)
+    return weighted_fusion(by_vector, by_keyword, fusion.alpha, limit=k)
+
+
+def candidates_for(k: int) -> int:
+    """How deep hybrid search reads each ranking: fusing deeper lists than ``k`` lets a chunk that
+    is merely good in both beat one that is top in one and missing from the other."""
+    return max(4 * k, 40)
+
+
 def hybrid_search(
     index: ChunkIndex,
     vector: Vectors,
@@ -98,17 +113,37 @@ def hybrid_search(
     fusion: Fusion = Fusion(),
     candidates: int | None = None,
 ) -> list[Hit]:
-    """Vector and keyword search over one store, each ``candidates`` deep, fused to the top ``k``.
-
-    Fusing deeper lists than ``k`` lets a chunk that is merely good in both beat one that is top
-    in one and missing from the other; the default depth is ``max(4 * k, 40)``.
-    """
-    depth = candidates if candidates is not None else max(4 * k, 40)
+    """Vector and keyword search over one store, each ``candidates`` deep, fused to the top ``k``."""
+    depth = candidates if candidates is not None else candidates_for(k)
     by_vector = index.vector_search(vector, depth, filter)
     by_keyword = index.keyword_search(text, depth, filter)
-    if fusion.ranker == "rrf":
-        return reciprocal_rank_fusion([by_vector, by_keyword], limit=k, weights=fusion.weights)
-    return weighted_fusion(by_vector, by_keyword, fusion.alpha, limit=k)
+    return fuse(by_vector, by_keyword, k, fusion)
+
+
+def search_store(
+    index: ChunkIndex,
+    vector: Vectors | None,
+    text: str,
+    k: int,
+    filter: Filter | None,
+    *,
+    mode: SearchMode,
+    fusion: Fusion = Fusion(),
+) -> list[Hit]:
+    """One store's top ``k`` in ``mode``; ``vector`` may be None only in keyword mode."""
+    if mode == "keyword":
+        return index.keyword_search(text, k, filter)
+    if vector is None:
+        raise ValueError(f"{mode} search needs a query vector")
+    if mode == "vector":
+        return index.vector_search(vector, k, filter)
+    return hybrid_search(index, vector, text, k, filter, fusion=fusion)
+
+
+def best_of(hits: Sequence[Hit], k: int, score_threshold: float = 0.0) -> list[Hit]:
+    """Several stores' hits as one list: those at or over the threshold, best first, the top ``k``."""
+    kept = [hit for hit in hits if hit.score >= score_threshold]
+    return sorted(kept, key=lambda hit: -hit.score)[: max(k, 0)]
 
 
 def search_stores(
@@ -122,21 +157,12 @@ def search_stores(
     score_threshold: float = 0.0,
     fusion: Fusion = Fusion(),
 ) -> list[Hit]:
-    """Search several stores alike, merge by score, drop hits under the threshold, keep the top ``k``.
-
-    ``vector`` may be None only in keyword mode (no embedding call is needed then).
-    """
+    """Search several stores alike, merge by score, drop hits under the threshold, keep the top ``k``."""
     if vector is None and mode != "keyword":
         raise ValueError(f"{mode} search needs a query vector")
-    hits: list[Hit] = []
-    for index in indexes:
-        if mode == "keyword":
-            hits.extend(index.keyword_search(text, k, filter))
-        elif mode == "vector":
-            assert vector is not None
-            hits.extend(index.vector_search(vector, k, filter))
-        else:
-            assert vector is not None
-            hits.extend(hybrid_search(index, vector, text, k, filter, fusion=fusion))
-    kept = [hit for hit in hits if hit.score >= score_threshold]
-    return sorted(kept, key=lambda hit: -hit.score)[: max(k, 0)]
+    hits = [
+        hit
+        for index in indexes
+        for hit in search_store(index, vector, text, k, filter, mode=mode, fusion=fusion)
+    ]
+    return best_of(hits, k, score_threshold)

@@ -1,10 +1,9 @@
-"""What a vector store's search index is, independent of how it is stored.
+"""A vector store's chunks and what a search of them returns, wherever they are stored.
 
-One ``ChunkIndex`` holds the chunks of one vector store: a vector per chunk for approximate
-nearest-neighbour search and the chunk text for keyword search, each chunk carrying its file's
-attributes so filters can be applied inside either search. Callers (ingestion, the file_search
-tool, the search endpoint) program against this Protocol; ``embedded_index.open_index`` is the
-server-less implementation, and a pgvector one can follow without changing them.
+One ``ChunkIndex`` holds the chunks of one vector store in this process: a vector per chunk for
+approximate nearest-neighbour search and the chunk text for keyword search, each chunk carrying
+its file's attributes so filters can be applied inside either search. ``embedded_index`` is the
+server-less one; the service reaches it, or PostgreSQL's, through ``store_index.StoreIndex``.
 
 Methods are synchronous because the work is CPU-bound; callers run them via
 ``asyncio.to_thread``. Implementations must therefore be thread-safe: a search may run while
@@ -47,6 +46,10 @@ class Hit:
 
     chunk: Chunk
     score: float
+
+
+class StoreGone(Exception):
+    """The vector store was deleted while one of its files was being ingested."""
 
 
 class ChunkIndex(Protocol):

@@ -1,53 +1,47 @@
-"""The open indexes of one process: one ``ChunkIndex`` per vector store, opened on first use.
+"""The open indexes of one process: one ``StoreIndex`` per vector store, opened on first use.
 
 Other processes may hold the same stores open; each index follows their writes itself (see
-``embedded_index``).
+``embedded_index``; PostgreSQL's are the database's rows).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from pathlib import Path
 
-from parley.retrieval.embedded_index import open_index
-from parley.retrieval.index import ChunkIndex
-
-
-class StoreGone(Exception):
-    """The vector store was deleted while one of its files was being ingested."""
+from parley.retrieval.index import StoreGone
+from parley.retrieval.store_index import IndexOpener, StoreIndex
 
 
 class IndexPool:
-    """One open ``ChunkIndex`` per vector store, opened on first use and closed on ``close_all``."""
+    """One open ``StoreIndex`` per vector store, opened on first use and closed on ``close_all``."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._open: dict[str, ChunkIndex] = {}
+    def __init__(self, opener: IndexOpener) -> None:
+        self.opener = opener
+        self._open: dict[str, StoreIndex] = {}
         self._gone: set[str] = set()
         self._lock = asyncio.Lock()
 
-    async def get(self, store_id: str, dimension: int) -> ChunkIndex:
+    async def get(self, store_id: str, dimension: int) -> StoreIndex:
         async with self._lock:
             if store_id in self._gone:
                 raise StoreGone(store_id)
             index = self._open.get(store_id)
             if index is None:
-                index = await asyncio.to_thread(open_index, self.root / store_id, dimension)
+                index = await self.opener.open(store_id, dimension)
                 self._open[store_id] = index
             return index
 
     async def drop(self, store_id: str) -> None:
-        """Close and delete a deleted store's index; later ``get`` calls for it fail."""
+        """Close and remove a deleted store's index; later ``get`` calls for it fail."""
         async with self._lock:
             self._gone.add(store_id)
             index = self._open.pop(store_id, None)
             if index is not None:
-                await asyncio.to_thread(index.close)
-            await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
+                await index.close()
+            await self.opener.remove(store_id)
 
     async def close_all(self) -> None:
         async with self._lock:
             for index in self._open.values():
-                await asyncio.to_thread(index.close)
+                await index.close()
             self._open.clear()

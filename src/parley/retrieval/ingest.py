@@ -21,14 +21,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from parley.errors import ParleyError
+from parley.errors import ParleyError, ServiceUnavailable
 from parley.providers.embedders import Embedder
 from parley.retrieval.chunking import ChunkingStrategy, TextChunk, chunk_text, parse_chunking_strategy
-from parley.retrieval.index import Chunk, ChunkIndex, Vectors
-from parley.retrieval.index_pool import IndexPool, StoreGone
+from parley.retrieval.index import Chunk, StoreGone, Vectors
+from parley.retrieval.index_pool import IndexPool
 from parley.retrieval.parsing import UnparseableFile, extract_text
 from parley.storage.background import Claim
-from parley.storage.blobs import BlobStore
+from parley.storage.blobs import Blobs
 from parley.storage.library import FileStore, VectorStoreFileRecord, VectorStoreStore
 from parley.storage.processes import instance_name
 
@@ -67,7 +67,7 @@ class Ingestor:
         self,
         stores: VectorStoreStore,
         files: FileStore,
-        blobs: BlobStore,
+        blobs: Blobs,
         pool: IndexPool,
         lease: float = LEASE,
     ) -> None:
@@ -170,6 +170,10 @@ class Ingestor:
                 chunks = await asyncio.to_thread(_parse, data, found.filename, strategy)
             except UnparseableFile as exc:
                 return Prepared(job, error={"code": exc.code, "message": str(exc)})
+            except (FileNotFoundError, ServiceUnavailable) as exc:  # the bytes are gone, or unreachable
+                log.warning("could not read the bytes of %s: %s", record.file_id, exc)
+                message = f"The file's contents could not be read: {_reason(exc)}"
+                return Prepared(job, error={"code": "server_error", "message": message})
             except Exception:  # a parser bug must fail this file, not the pipeline
                 log.exception("ingesting %s into %s failed", record.file_id, record.vector_store_id)
                 return Prepared(
@@ -240,14 +244,14 @@ class Ingestor:
             return
         index = await self.pool.get(record.vector_store_id, job.dimension)
         chunks = _chunks(record, texts)
-        await asyncio.to_thread(_replace_file, index, record.file_id, chunks, vectors)
+        await index.replace_file(record.file_id, chunks, vectors)
         usage = sum(len(c.text.encode()) for c in chunks) + vectors.nbytes
         done = replace(record, status="completed", last_error=None, usage_bytes=usage)
         if await self._stores.finish_file(done, job.owner, self.claim[0]):
             return
         now = await self._stores.get_file(record.vector_store_id, record.file_id, job.owner)
         if now is None or now.status not in ("in_progress", "completed"):  # detached or cancelled just now
-            await asyncio.to_thread(index.delete_file, record.file_id)
+            await index.delete_file(record.file_id)
         # else another worker holds the file now (it took it over, or it was attached again there):
         # its chunks are the ones that count, and deleting here could remove them
 
@@ -261,14 +265,12 @@ async def _embed(embedder: Embedder, texts: list[str]) -> Vectors:
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+def _reason(exc: FileNotFoundError | ServiceUnavailable) -> str:
+    return exc.message if isinstance(exc, ServiceUnavailable) else "they are no longer stored."
+
+
 def _chunks(record: VectorStoreFileRecord, texts: list[TextChunk]) -> list[Chunk]:
     return [
         Chunk(f"{record.file_id}:{n}", record.file_id, n, t.text, dict(record.attributes), t.token_count)
         for n, t in enumerate(texts)
     ]
-
-
-def _replace_file(index: ChunkIndex, file_id: str, chunks: list[Chunk], vectors: Vectors) -> None:
-    """A re-attached file replaces its earlier chunks rather than doubling them."""
-    index.delete_file(file_id)
-    index.add(chunks, vectors)

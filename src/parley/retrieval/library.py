@@ -18,11 +18,12 @@ from parley.errors import InvalidRequest, NotFound, ServiceUnavailable
 from parley.ids import new_id
 from parley.providers.embedders import Embedder, RemoteEmbedder
 from parley.retrieval.chunking import ChunkingStrategy
-from parley.retrieval.index import Attributes, ChunkIndex
+from parley.retrieval.index import Attributes
 from parley.retrieval.index_pool import IndexPool
 from parley.retrieval.ingest import LEASE, Ingestor, Job
 from parley.retrieval.query import SearchOptions, SearchResult, results, search_by_model
-from parley.storage.blobs import BlobStore
+from parley.retrieval.store_index import IndexOpener, StoreIndex
+from parley.storage.blobs import Blobs
 from parley.storage.library import (
     FileBatchRecord,
     FileRecord,
@@ -60,18 +61,19 @@ class VectorStoreLibrary:
         self,
         stores: VectorStoreStore,
         files: FileStore,
-        blobs: BlobStore,
+        blobs: Blobs,
         embedders: Sequence[Embedder],
-        root: Path,
+        indexes: IndexOpener,
         clock: Callable[[], float] = time.time,
         lease: float = LEASE,
     ) -> None:
-        """``embedders[0]`` embeds new stores; the others serve stores created with their models."""
+        """``embedders[0]`` embeds new stores; the others serve stores created with their models;
+        ``indexes`` holds their chunks (the data dir's embedded indexes, or PostgreSQL's)."""
         self.stores, self.files, self.blobs = stores, files, blobs
         self._embedders = {embedder.model: embedder for embedder in reversed(embedders)}
         self._default = embedders[0]
         self._clock = clock
-        self._pool = IndexPool(root)
+        self._pool = IndexPool(indexes)
         self._ingestor = Ingestor(stores, files, blobs, self._pool, lease)
         self._resumed = False
 
@@ -87,20 +89,20 @@ class VectorStoreLibrary:
         expires_at = None if expires_in is None else now + expires_in
         record = FileRecord(new_id("file"), filename, staged.size, purpose, now, expires_at, staged.sha256)
         try:
-            async with self.blobs.lock:
+            async with self.blobs.locks.hold(staged.sha256):
                 await self.blobs.commit(staged)
                 await self.files.add(record, owner)
         finally:
-            await self.blobs.discard(staged)  # already renamed unless something failed
+            await self.blobs.discard(staged)  # already stored unless something failed
         return record
 
     async def delete_file(self, file_id: str, owner: str) -> bool:
         """Detach the file from every store of its owner first, then drop the row and unused bytes."""
-        if await self.files.get(file_id, owner) is None:
+        if (found := await self.files.get(file_id, owner)) is None:
             return False
         for store_id in await self.stores.stores_of_file(file_id, owner):
             await self.detach(store_id, file_id, owner)
-        async with self.blobs.lock:
+        async with self.blobs.locks.hold(found.sha256):
             deleted = await self.files.delete(file_id, owner)
             if deleted is not None and not await self.files.sha256_in_use(deleted.sha256):
                 await self.blobs.delete(deleted.sha256)
@@ -182,7 +184,7 @@ class VectorStoreLibrary:
         if not await self.stores.detach(store_id, file_id, owner):
             return False
         index = await self._pool.get(store_id, store.embedding_dimension)
-        await asyncio.to_thread(index.delete_file, file_id)
+        await index.delete_file(file_id)
         return True
 
     async def set_attributes(
@@ -193,7 +195,7 @@ class VectorStoreLibrary:
         record = await self.stores.set_attributes(store_id, file_id, owner, attributes)
         if record is not None:
             index = await self._pool.get(store_id, store.embedding_dimension)
-            await asyncio.to_thread(index.update_attributes, file_id, attributes)
+            await index.update_attributes(file_id, attributes)
         return record
 
     async def file_chunks(self, store_id: str, file_id: str, owner: str) -> list[str] | None:
@@ -202,7 +204,7 @@ class VectorStoreLibrary:
         if await self.stores.get_file(store_id, file_id, owner) is None:
             return None
         index = await self._pool.get(store_id, store.embedding_dimension)
-        return [chunk.text for chunk in await asyncio.to_thread(index.chunks_of, file_id)]
+        return [chunk.text for chunk in await index.chunks_of(file_id)]
 
     async def search(
         self,
@@ -214,7 +216,7 @@ class VectorStoreLibrary:
         """Best chunks across ``store_ids`` (404 for any the owner cannot see); a list query is
         searched as its lines joined. Searching counts as activity for the stores' expiry."""
         text = query if isinstance(query, str) else "\n".join(query)
-        groups: dict[str, list[ChunkIndex]] = {}
+        groups: dict[str, list[StoreIndex]] = {}
         now = self.now()
         for store_id in dict.fromkeys(store_ids):
             store = await self.store(store_id, owner)

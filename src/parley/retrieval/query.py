@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from parley.providers.embedders import Embedder
 from parley.retrieval.filters import Filter
-from parley.retrieval.fusion import Fusion, search_stores
-from parley.retrieval.index import Attributes, ChunkIndex, Hit, SearchMode
+from parley.retrieval.fusion import Fusion, best_of
+from parley.retrieval.index import Attributes, Hit, SearchMode
+from parley.retrieval.store_index import StoreIndex, StoreQuery
 from parley.storage.library import FileRecord
 
 
@@ -37,7 +38,7 @@ class SearchOptions:
 
 
 async def search_by_model(
-    groups: Mapping[str, list[ChunkIndex]],
+    groups: Mapping[str, list[StoreIndex]],
     embedder_for: Callable[[str], Embedder],
     text: str,
     options: SearchOptions,
@@ -46,11 +47,12 @@ async def search_by_model(
     hits: list[Hit] = []
     for model, indexes in groups.items():
         vector = None if options.mode == "keyword" else (await embedder_for(model).embed([text]))[0]
-        hits += await asyncio.to_thread(
-            search_stores, indexes, vector, text, options.max_num_results, options.filters,
-            mode=options.mode, score_threshold=options.score_threshold, fusion=options.fusion,
-        )  # fmt: skip
-    return sorted(hits, key=lambda hit: -hit.score)[: options.max_num_results]
+        query = StoreQuery(
+            vector, text, options.max_num_results, options.filters, options.mode, options.fusion
+        )
+        for found in await asyncio.gather(*(index.search(query) for index in indexes)):
+            hits += found
+    return best_of(hits, options.max_num_results, options.score_threshold)
 
 
 def results(hits: list[Hit], files: Mapping[str, FileRecord]) -> list[SearchResult]:

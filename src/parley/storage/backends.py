@@ -70,6 +70,8 @@ class Stores:
     shares it (SQLite), and the data dir keeps the key (``sealing.py``)."""
     heartbeats: Heartbeats | None = None
     """How replicas on other machines are known to run (PostgreSQL); None: one machine."""
+    postgres: PgDatabase | None = None
+    """The PostgreSQL database, for what keeps tables of its own in it (vector stores' chunks)."""
 
 
 def open_stores(database_url: str | None, data_dir: Path) -> Stores:
@@ -96,6 +98,7 @@ def _postgres_stores(database_url: str) -> Stores:
         aclose=pg.aclose,
         reasoning_key=PgReasoningKeyStore(pg),
         heartbeats=PgHeartbeats(pg),
+        postgres=pg,
     )
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
+import asyncpg
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
@@ -191,7 +192,74 @@ async def p001_schema(conn: Connection) -> None:
     await conn.execute(_P001_SCHEMA)
 
 
-MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [p001_schema]
+_P002_CHUNKS = """
+CREATE TABLE chunks (
+    vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+    file_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    attributes JSON NOT NULL,
+    filterable JSONB NOT NULL,
+    token_count INTEGER NOT NULL,
+    dimension INTEGER NOT NULL,
+    embedding vector NOT NULL,
+    words tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+    PRIMARY KEY (vector_store_id, file_id, position)
+);
+CREATE INDEX chunks_words ON chunks USING gin (words);
+CREATE INDEX chunks_filterable ON chunks USING gin (filterable jsonb_path_ops);
+"""
+
+
+async def p002_chunks(conn: Connection) -> None:
+    """Vector stores' chunks, searched where they are stored: pgvector for the vectors (one HNSW
+    index per dimension, made when the first store of that dimension opens: ``ensure_hnsw``),
+    full-text search for keywords, and the attributes twice: as written (JSON, returned in
+    results) and as JSONB (``filterable``), which filters read and its GIN index serves."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except asyncpg.PostgresError as exc:
+        raise RuntimeError(
+            f"PostgreSQL could not create the pgvector extension ({exc}). Parley keeps vector stores'"
+            " chunks in it: install pgvector on the server and run 'CREATE EXTENSION vector' as a"
+            " superuser, once per database."
+        ) from exc
+    if await conn.fetchval("SELECT to_regtype('vector')") is None:
+        schema = await conn.fetchval(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
+        )
+        raise RuntimeError(
+            f"pgvector is installed in the schema {schema}, which is not on this connection's"
+            " search_path: add it there (the URL's ?search_path=...)."
+        )
+    await conn.execute(_P002_CHUNKS)
+
+
+MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [p001_schema, p002_chunks]
+
+
+HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}
+"""What pgvector's HNSW indexes take: beyond 2,000 dimensions the vectors are indexed at half
+precision, beyond 4,000 not at all (searched exactly)."""
+
+
+def vector_type(dimension: int) -> str | None:
+    """The type a store of ``dimension`` is indexed and searched as; None: not indexed."""
+    return next((kind for kind, most in HNSW_MAX_DIMENSIONS.items() if dimension <= most), None)
+
+
+async def ensure_hnsw(conn: Connection, dimension: int) -> None:
+    """The HNSW index (cosine) over the chunks of one dimension: an index covers one dimension
+    only, so it is an expression index over the cast column, limited to those rows."""
+    kind = vector_type(dimension)
+    if kind is None:
+        return
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{dimension} ON chunks USING hnsw"
+            f" ((embedding::{kind}({dimension})) {kind}_cosine_ops) WHERE dimension = {dimension}"
+        )
 
 
 async def migrate(conn: Connection) -> list[str]:
