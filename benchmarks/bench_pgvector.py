@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bench_index import CHUNKS_PER_FILE, FILTERS, Matrix, chunk, clustered
-from bench_postgres import drop_schema, fresh_schema, postgres
+from bench_postgres import drop_schema, fresh_schema
 from bench_workers import tree_cpu_ns
 from harness import emit, provenance
 
@@ -59,6 +61,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="an existing PostgreSQL (default: start one with pgserver)")
+    parser.add_argument("--shared-buffers", default="1GB", help="the started PostgreSQL's shared_buffers")
+    parser.add_argument("--ef-search", type=int, help="hnsw.ef_search for the run (default: Parley's)")
     parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -164,6 +168,31 @@ async def measure(
     return result
 
 
+# --- the database -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres(url: str | None, tmp: Path, shared_buffers: str) -> Iterator[str]:
+    """The URL of a running PostgreSQL: ``url``, or one ``pgserver`` runs until the context ends,
+    restarted once with ``shared_buffers`` so the store's rows and index stay in memory, as the
+    embedded index's stay in the page cache (the default, 128 MB, holds a third of them)."""
+    if url:
+        yield url
+        return
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver  # the bundled binaries: imported only when they are used
+
+        server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+        server.cleanup()
+        server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
 # --- the two sides ------------------------------------------------------------------------------
 
 
@@ -183,6 +212,8 @@ async def pgvector(
 ) -> Json:
     schema = f"bench_pgvector_{int(time.time())}"
     scoped, version, postmaster = await fresh_schema(url, schema)
+    if args.ef_search:
+        scoped += f"&hnsw.ef_search={args.ef_search}"
     db = await PgDatabase.open(scoped)
     try:
         await db.execute(
@@ -193,12 +224,19 @@ async def pgvector(
         index = await PgVectorIndexes(db).open(STORE, args.dim)
         progress(f"pgvector: building {len(vectors)} chunks (HNSW maintained as they come)")
         build_s = await build(index, vectors)
-        await db.execute("ANALYZE chunks")  # as autovacuum would after a load this size
+        await db.execute("VACUUM ANALYZE chunks")  # as autovacuum would after a load this size
+        buffers = await db.fetchrow("SELECT current_setting('shared_buffers') AS size")
+        assert buffers is not None
         result = {"build_s": round(build_s, 1), "postgres_version": version}
+        result["shared_buffers"] = buffers["size"]
         return {**result, **await measure(index, queries, truth, Cpu(postmaster), args)}
     finally:
         await db.aclose()
         await drop_schema(url, schema)
+
+
+def ef_search(args: argparse.Namespace) -> dict[str, str]:
+    return {"hnsw.ef_search": str(args.ef_search)} if args.ef_search else {}
 
 
 def ratios(embedded: Json, pg: Json, concurrency: int) -> Json:
@@ -224,7 +262,7 @@ async def run(args: argparse.Namespace) -> Json:
     with tempfile.TemporaryDirectory(prefix="bench-pgvector-") as scratch:
         tmp = Path(scratch)
         local = await embedded(tmp, vectors, queries, truth, args)
-        with postgres(args.database_url, tmp) as url:
+        with postgres(args.database_url, tmp, args.shared_buffers) as url:
             pg = await pgvector(url, vectors, queries, truth, args)
     config = {
         key: getattr(args, key) for key in ("n", "dim", "centers", "noise", "queries", "concurrency", "quick")
@@ -233,7 +271,7 @@ async def run(args: argparse.Namespace) -> Json:
         **provenance("bench_pgvector"),
         "config": {
             **config,
-            "pg_session": SESSION_SETTINGS,
+            "pg_session": {**SESSION_SETTINGS, **ef_search(args)},
             "pg_hnsw": "m=16, ef_construction=64 (defaults)",
         },
         "embedded": local,

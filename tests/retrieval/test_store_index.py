@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parley.retrieval import pgvector_index
 from parley.retrieval.filters import parse_filter
 from parley.retrieval.fusion import Fusion
 from parley.retrieval.index import Chunk, StoreGone
+from parley.retrieval.pg_filters import to_pg_sql
 from parley.retrieval.pgvector_index import PgVectorIndex, PgVectorIndexes
 from parley.retrieval.store_index import EmbeddedIndexes, IndexOpener, StoreIndex, StoreQuery
 from parley.storage.postgres import PgDatabase
@@ -133,6 +135,36 @@ async def test_a_restrictive_filter_still_returns_k_hits(backend: Backend) -> No
     assert len(await index.search(StoreQuery(None, "part", 40, flt, mode="keyword"))) == 40
 
 
+async def test_a_filter_passing_few_chunks_is_searched_exactly_and_one_passing_many_walks_the_graph(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pgvector_index, "EXACT_BELOW", 500)
+    async with fresh_schema(postgres_url) as url:
+        db = await PgDatabase.open(url)
+        index = await Backend(PgVectorIndexes(db), db).store()
+        assert isinstance(index, PgVectorIndex)
+        vectors = await fill(index, files=150, per_file=20)  # group 3 holds 300 chunks, the rest 2,700
+        for value, op in ((3, "eq"), (3, "ne")):
+            flt = parse_filter({"type": op, "key": "group", "value": value})
+            rows = np.array([r for r in range(3000) if ((r // 20) % 10 == value) == (op == "eq")])
+            for query in clustered(3, 12):
+                hits = await index.search(StoreQuery(query, "", 20, flt, mode="vector"))
+                exact = [f"f{r // 20}:{r % 20}" for r in rows[np.argsort(-(vectors[rows] @ query))[:20]]]
+                if op == "eq":  # 300 pass: ranked exactly
+                    assert ids(hits) == exact
+                else:  # 2,700 pass: the graph, walked until 20 of them are found
+                    assert len(set(ids(hits)) & set(exact)) >= 18
+            async with db.connection() as conn:
+                params: list[object] = ["vs_1", clustered(1, 13)[0], 20]
+                sql = index.vector_sql(to_pg_sql(flt, params))
+                plan = [row[0] for row in await conn.fetch("EXPLAIN ANALYZE " + sql, *params)]
+            ranked = next(line for line in plan if "Tid Scan on chunks" in line)
+            gate = next(n for n, line in enumerate(plan) if "One-Time Filter: (NOT" in line)
+            assert ("never executed" in ranked) == (op == "ne"), plan
+            assert ("never executed" in plan[gate + 1]) == (op == "eq"), plan  # the walk
+        await db.aclose()
+
+
 async def test_stores_never_see_each_others_chunks(backend: Backend) -> None:
     first, second = await backend.store("vs_1"), await backend.store("vs_2")
     vectors = await fill(first, files=5, per_file=4)
@@ -187,7 +219,7 @@ async def test_postgres_vector_searches_walk_the_dimensions_hnsw_index(postgres_
             # 100 rows: reading them all is cheaper, and the planner knows it
             await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
             query = clustered(1, 3)[0]
-            plan = await conn.fetch("EXPLAIN " + index.vector_sql("true"), "vs_1", query, 5)
+            plan = await conn.fetch("EXPLAIN " + index.vector_sql(None), "vs_1", query, 5)
             assert f"Index Scan using chunks_hnsw_{DIM}" in "\n".join(row[0] for row in plan)
         await db.aclose()
 

@@ -8,7 +8,8 @@ the column as that index does and names the dimension, which is how the planner 
 
 Searches filter inside the query (``pg_filters``): a vector search walks the graph until it has
 ``k`` chunks that pass (pgvector's iterative scan, ``hnsw.iterative_scan``, set per connection by
-``PgDatabase``), rather than fetching ``k`` and filtering them afterwards.
+``PgDatabase``), rather than fetching ``k`` and filtering them afterwards, or, when few pass, ranks
+exactly those (``EXACT_BELOW``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from parley.storage.postgres.migrations import ensure_hnsw, vector_type
 COLUMNS = ("vector_store_id", "file_id", "position", "text", "attributes", "filterable", "token_count",
            "dimension", "embedding")  # fmt: skip
 READ = "file_id, position, text, attributes::text AS attributes, token_count"
+
+
+EXACT_BELOW = 2048
+"""A filter passing this few of a store's chunks is searched exactly. The planner would otherwise
+weigh the HNSW walk by its estimates, and a walk that must pass over 99% of what it meets returns
+poor neighbours slowly (recall@10 0.70 and 23 ms at 1% of 100k chunks, measured with
+``hnsw.ef_search`` 64), where ranking the few that pass is exact and takes about a millisecond."""
 
 
 def _chunk(row: asyncpg.Record) -> Chunk:
@@ -110,19 +118,37 @@ class PgVectorIndex:
         return fuse(by_vector, by_keyword, query.k, query.fusion)
 
     async def vector_search(self, vector: Vectors, k: int, filter: Filter | None) -> list[Hit]:
-        """Cosine similarity, clipped to [0, 1]. The iterative scan may return the ``k`` slightly
-        out of order, so they are sorted again."""
+        """Cosine similarity, clipped to [0, 1]."""
         params: list[object] = [self.store_id, vector.reshape(-1), k]
-        where = to_pg_sql(filter, params) if filter is not None else "true"
-        rows = await self.db.fetch(self.vector_sql(where), *params)
+        sql = self.vector_sql(to_pg_sql(filter, params) if filter is not None else None)
+        rows = await self.db.fetch(sql, *params)
         return [Hit(_chunk(row), min(max(1.0 - float(row["distance"]), 0.0), 1.0)) for row in rows]
 
-    def vector_sql(self, where: str) -> str:
-        """The store's ($1) ``k`` ($3) nearest chunks to a vector ($2) that pass ``where``."""
+    def vector_sql(self, where: str | None) -> str:
+        """The store's ($1) ``k`` ($3) nearest chunks to a vector ($2) that pass ``where``.
+
+        The HNSW walk may return them slightly out of order (iterative scan), so they are sorted
+        again. A filter that passes at most ``EXACT_BELOW`` chunks is searched exactly instead:
+        the rows that pass are found once (``passing``), and either they are ranked or, when
+        there are more, the graph is walked; the other branch never runs (a one-time filter)."""
+        if where is None:
+            return f"SELECT * FROM ({self._walk('true')}) AS found ORDER BY distance"
         return (
-            f"SELECT * FROM (SELECT {READ}, {self._distance} AS distance FROM chunks"
+            f"WITH passing AS MATERIALIZED (SELECT ctid AS at FROM chunks WHERE vector_store_id = $1"
+            f" AND dimension = {self.dimension} AND {where} LIMIT {EXACT_BELOW + 1}),"
+            f" few AS (SELECT count(*) <= {EXACT_BELOW} AS exact FROM passing)"
+            f" SELECT * FROM ((SELECT {READ}, embedding <=> $2::vector AS distance FROM chunks"
+            " WHERE ctid = ANY(ARRAY(SELECT at FROM passing)) AND (SELECT exact FROM few)"
+            " ORDER BY distance LIMIT $3)"
+            f" UNION ALL ({self._walk(f'{where} AND NOT (SELECT exact FROM few)')})) AS found"
+            " ORDER BY distance"
+        )
+
+    def _walk(self, where: str) -> str:
+        return (
+            f"SELECT {READ}, {self._distance} AS distance FROM chunks"
             f" WHERE vector_store_id = $1 AND dimension = {self.dimension} AND {where}"
-            f" ORDER BY {self._distance} LIMIT $3) AS found ORDER BY distance"
+            f" ORDER BY {self._distance} LIMIT $3"
         )
 
     async def keyword_search(self, text: str, k: int, filter: Filter | None) -> list[Hit]:

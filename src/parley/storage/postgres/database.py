@@ -43,7 +43,7 @@ _NUL_REFUSED = (
 
 Write = Callable[[Connection], Awaitable[object]]
 
-SESSION_SETTINGS = {"hnsw.ef_search": "128", "hnsw.iterative_scan": "relaxed_order"}
+SESSION_SETTINGS = {"hnsw.ef_search": "100", "hnsw.iterative_scan": "relaxed_order"}
 """pgvector's search beam (the embedded index's, which recall@10 was measured with) and, for a
 filtered search, walking on until enough chunks pass rather than returning fewer."""
 
