@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bench_index import CHUNKS_PER_FILE, FILTERS, Matrix, chunk, clustered
-from bench_postgres import drop_schema, fresh_schema
+from bench_postgres import drop_schema, fresh_schema, postgres
 from bench_workers import tree_cpu_ns
 from harness import emit, provenance
 
@@ -61,7 +59,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="an existing PostgreSQL (default: start one with pgserver)")
-    parser.add_argument("--shared-buffers", default="1GB", help="the started PostgreSQL's shared_buffers")
+    parser.add_argument(
+        "--shared-buffers",
+        default="1GB",
+        help="the started PostgreSQL's shared_buffers: the store's rows and index in memory, as the embedded"
+        " index's are in the page cache (the default, 128MB, holds a third of them)",
+    )
     parser.add_argument("--ef-search", type=int, help="hnsw.ef_search for the run (default: Parley's)")
     parser.add_argument("--out", type=Path, help="also append the JSON line to this file")
     args = parser.parse_args(argv)
@@ -166,31 +169,6 @@ async def measure(
     ]
     result["hybrid"] = await timed(cpu, hybrid, 1)
     return result
-
-
-# --- the database -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres(url: str | None, tmp: Path, shared_buffers: str) -> Iterator[str]:
-    """The URL of a running PostgreSQL: ``url``, or one ``pgserver`` runs until the context ends,
-    restarted once with ``shared_buffers`` so the store's rows and index stay in memory, as the
-    embedded index's stay in the page cache (the default, 128 MB, holds a third of them)."""
-    if url:
-        yield url
-        return
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver  # the bundled binaries: imported only when they are used
-
-        server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-        server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
-        server.cleanup()
-        server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
 
 
 # --- the two sides ------------------------------------------------------------------------------

@@ -76,8 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def postgres(url: str | None, tmp: Path) -> Iterator[str]:
-    """The URL of a running PostgreSQL: ``url``, or one ``pgserver`` runs until the context ends."""
+def postgres(url: str | None, tmp: Path, shared_buffers: str | None = None) -> Iterator[str]:
+    """The URL of a running PostgreSQL: ``url``, or one ``pgserver`` runs until the context ends
+    (restarted once, when ``shared_buffers`` is given, to take it)."""
     if url:
         yield url
         return
@@ -86,6 +87,10 @@ def postgres(url: str | None, tmp: Path) -> Iterator[str]:
         import pgserver  # the bundled binaries: imported only when they are used
 
         server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
+        if shared_buffers is not None:
+            server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+            server.cleanup()
+            server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield str(server.get_uri())
     finally:

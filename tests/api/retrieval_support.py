@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,14 @@ async def search(parley: Parley, store_id: str, query: str, **body: Any) -> list
     extra = {k: body.pop(k) for k in ("search_mode",) if k in body}
     page = await parley.sdk.vector_stores.search(store_id, query=query, extra_body=extra or None, **body)
     return [result.file_id for result in page.data]
+
+
+@asynccontextmanager
+async def running(data_dir: Path, settings: dict[str, Any] | None = None) -> AsyncIterator[Parley]:
+    """A started ``Parley`` over ``data_dir``, stopped afterwards: a test module's fixture."""
+    server = Parley(data_dir, settings or {})
+    server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

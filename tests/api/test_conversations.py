@@ -13,17 +13,15 @@ import pytest
 from openai.types.conversations import ConversationItem
 from openai.types.responses import EasyInputMessageParam
 
-from tests.api.retrieval_support import Parley
+from tests.api.retrieval_support import Parley, running
 
 MISSING = "conv_does_not_exist"
 
 
 @pytest.fixture
 async def parley(tmp_path: Path) -> AsyncIterator[Parley]:
-    server = Parley(tmp_path)
-    server.start()
-    yield server
-    await server.stop()
+    async with running(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

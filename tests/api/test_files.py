@@ -9,15 +9,13 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.api.retrieval_support import Parley
+from tests.api.retrieval_support import Parley, running
 
 
 @pytest.fixture
 async def parley(tmp_path: Path) -> AsyncIterator[Parley]:
-    server = Parley(tmp_path, {"max_file_bytes": 1000})
-    server.start()
-    yield server
-    await server.stop()
+    async with running(tmp_path, {"max_file_bytes": 1000}) as server:
+        yield server
 
 
 def sdk(parley: Parley) -> openai.AsyncOpenAI:

@@ -15,7 +15,7 @@ import pytest
 from parley.cli import main
 from parley.config import ConfigError, load_settings
 from parley.storage.s3_blobs import s3_store
-from tests.api.retrieval_support import Parley, wait_for_file
+from tests.api.retrieval_support import Parley, running, wait_for_file
 from tests.support.s3 import free_port, moto_server, new_bucket, point_at
 
 TEXT = b"The lease contract for the Texas warehouse has a termination clause with ninety days notice."
@@ -35,10 +35,8 @@ def files_url(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 async def parley(tmp_path: Path, files_url: str, harness_database: str | None) -> AsyncIterator[Parley]:
-    server = Parley(tmp_path, {"files_url": files_url, "database_url": harness_database})
-    server.start()
-    yield server
-    await server.stop()
+    async with running(tmp_path, {"files_url": files_url, "database_url": harness_database}) as server:
+        yield server
 
 
 def sdk(parley: Parley) -> openai.AsyncOpenAI:

@@ -16,15 +16,13 @@ from openai.types.vector_stores import file_batch_create_params
 from parley.errors import NotFound
 from parley.retrieval.library import FileSpec, VectorStoreLibrary
 from parley.storage.library import FileListQuery
-from tests.api.retrieval_support import DOCS, JAN, MAR, Parley, load_docs, search, wait_for_file
+from tests.api.retrieval_support import DOCS, JAN, MAR, Parley, load_docs, running, search, wait_for_file
 
 
 @pytest.fixture
 async def parley(tmp_path: Path, harness_database: str | None) -> AsyncIterator[Parley]:
-    server = Parley(tmp_path, {"database_url": harness_database})
-    server.start()
-    yield server
-    await server.stop()
+    async with running(tmp_path, {"database_url": harness_database}) as server:
+        yield server
 
 
 @pytest.fixture

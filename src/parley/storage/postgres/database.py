@@ -44,8 +44,9 @@ _NUL_REFUSED = (
 Write = Callable[[Connection], Awaitable[object]]
 
 SESSION_SETTINGS = {"hnsw.ef_search": "100", "hnsw.iterative_scan": "relaxed_order"}
-"""pgvector's search beam (the embedded index's, which recall@10 was measured with) and, for a
-filtered search, walking on until enough chunks pass rather than returning fewer."""
+"""pgvector's search beam (100: recall@10 1.0 at 100k chunks in ``benchmarks/bench_pgvector.py``,
+where 64 gave 0.99 and was no faster) and, for a filtered search, walking on until enough chunks
+pass rather than returning fewer."""
 
 POOL_SIZE = 10
 """Connections per process: a request holds one only for its statements, never while it streams."""
