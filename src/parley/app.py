@@ -22,6 +22,7 @@ from parley.api import (
     passthrough,
     prompts,
     responses,
+    ui,
     vector_store_files,
     vector_stores,
     websocket,
@@ -264,7 +265,10 @@ def create_app(settings: Settings, transport_factory: TransportFactory = http_tr
     middleware = [Middleware(AccessLog), Middleware(Authentication, keys=keys)]
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_request_bytes))
     app = Starlette(
-        routes=ROUTES, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+        routes=[*ROUTES, *ui.routes],  # the API, then the web UI over it
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
     )
     app.state.keys = keys
     app.state.settings = settings

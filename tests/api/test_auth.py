@@ -158,7 +158,7 @@ def file_input_request(file_id: str) -> Json:
 
 
 LISTS = ["/v1/responses", "/v1/prompts", "/v1/files", "/v1/vector_stores"]
-OPEN = {"/health", "/openapi.json", "/docs"}
+OPEN = {"/health", "/openapi.json", "/docs", "/ui"}
 UNOWNED = {*OPEN, "/v1/models", "/v1/chat/completions", "/v1/embeddings", "/v1/conversations"}
 ID = re.compile(r"(resp|conv|msg|pmpt|vs|vsfb)_[0-9a-f]{48}|file-[0-9a-f]{48}")
 

@@ -1,7 +1,8 @@
 """Who is asking: API keys checked before any route runs, and the owner every route scopes by.
 
-With keys (in the config file, or made with ``parley keys create``), every path but ``/health``
-and the API's description (``/openapi.json``, ``/docs``) needs ``Authorization: Bearer <key>``.
+With keys (in the config file, or made with ``parley keys create``), every path but ``/health``,
+the API's description (``/openapi.json``, ``/docs``) and the UI's page and assets (``/ui``) needs
+``Authorization: Bearer <key>``.
 The key's owner is the one every stored object is read and written under
 (``api/common.principal``), so another owner's objects look exactly like objects that do not exist.
 An admin key may act for any owner by naming it in the ``Parley-Owner`` header. Without keys,
@@ -79,6 +80,12 @@ class KeyRing:
         return found
 
 
+def _open(path: str) -> bool:
+    """The UI's page and assets are open too: they hold no data, and the page asks the API for it
+    with the key the user gives it."""
+    return path in OPEN_PATHS or path == "/ui" or path.startswith("/ui/")
+
+
 class Authentication:
     """ASGI middleware: puts the caller's ``Principal`` in the scope, or answers 401/403 itself."""
 
@@ -87,7 +94,7 @@ class Authentication:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or _open(scope["path"]):
             await self.app(scope, receive, send)
             return
         secret, owner = _credentials(scope["headers"])

@@ -1,0 +1,111 @@
+// The responses log (newest first, a page at a time with the API's cursors) and one response:
+// its input and output items in order, usage, latency, and the previous_response_id chain.
+import { api, h } from "./ui.js";
+import { renderItem } from "./items.js";
+
+const PAGE = 20;
+const CHAIN_DEPTH = 25;
+
+function when(seconds) {
+  return seconds ? new Date(seconds * 1000).toISOString().replace("T", " ").replace(".000Z", " UTC") : "";
+}
+
+function latency(response) {
+  // Both times are whole seconds, as the API gives them.
+  const done = response.completed_at;
+  if (!done) return "";
+  const seconds = done - response.created_at;
+  return seconds < 1 ? "under 1 s" : `${seconds} s`;
+}
+
+function responseLink(id) {
+  return h("a", { href: `#/responses/${encodeURIComponent(id)}` }, id);
+}
+
+export async function renderResponsesLog(params) {
+  const query = new URLSearchParams({ limit: String(PAGE), order: "desc" });
+  if (params.get("after")) query.set("after", params.get("after"));
+  const page = await api(`/v1/responses?${query}`);
+  const rows = page.data.map((r) =>
+    h("tr", {},
+      h("td", {}, when(r.created_at)),
+      h("td", {}, responseLink(r.id)),
+      h("td", {}, r.model),
+      h("td", { class: `status-${r.status}` }, r.status),
+      h("td", {}, r.usage ? r.usage.total_tokens : ""),
+      h("td", {}, latency(r)),
+    ));
+  const table = h("table", {},
+    h("caption", {}, params.get("after") ? "Older responses" : "Newest responses"),
+    h("thead", {}, h("tr", {}, ...["Created", "ID", "Model", "Status", "Tokens", "Latency"].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, rows));
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
+    params.get("after") ? h("a", { href: "#/responses" }, "Newest") : null,
+    page.has_more ? h("a", { href: `#/responses?after=${encodeURIComponent(page.last_id)}`, rel: "next" }, "Older") : null);
+  const empty = page.data.length ? null : h("p", { class: "muted" }, "No stored responses yet.");
+  return [h("h1", {}, "Responses"), empty ?? table, pager];
+}
+
+async function inputItems(id) {
+  const items = [];
+  let after = null;
+  do {
+    const query = new URLSearchParams({ limit: "100", order: "asc" });
+    if (after) query.set("after", after);
+    const page = await api(`/v1/responses/${encodeURIComponent(id)}/input_items?${query}`);
+    items.push(...page.data);
+    after = page.has_more ? page.last_id : null;
+  } while (after);
+  return items;
+}
+
+function facts(response) {
+  const usage = response.usage;
+  const pairs = [
+    ["Status", h("span", { class: `status-${response.status}` }, response.status)],
+    ["Model", response.model],
+    ["Created", when(response.created_at)],
+    ["Latency", latency(response)],
+    ["Usage", usage ? `${usage.input_tokens} in (${usage.input_tokens_details?.cached_tokens ?? 0} cached), ${usage.output_tokens} out (${usage.output_tokens_details?.reasoning_tokens ?? 0} reasoning), ${usage.total_tokens} total` : ""],
+    ["Background", response.background ? "yes" : ""],
+    ["Conversation", response.conversation?.id ?? ""],
+    ["Instructions", typeof response.instructions === "string" ? response.instructions : ""],
+    ["Error", response.error ? `${response.error.code}: ${response.error.message}` : ""],
+  ].filter(([, value]) => value);
+  return h("dl", { class: "facts" }, pairs.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
+}
+
+async function chain(response) {
+  const earlier = [];
+  let previous = response.previous_response_id;
+  while (previous && earlier.length < CHAIN_DEPTH) {
+    try {
+      const found = await api(`/v1/responses/${encodeURIComponent(previous)}`);
+      earlier.push(found);
+      previous = found.previous_response_id;
+    } catch {
+      earlier.push({ id: previous, missing: true });
+      break;
+    }
+  }
+  if (!earlier.length) return null;
+  const steps = [...earlier].reverse().map((r) =>
+    h("li", {}, responseLink(r.id), r.missing ? " (not found)" : ` · ${when(r.created_at)} · ${r.status}`));
+  steps.push(h("li", { "aria-current": "page" }, response.id, " (this response)"));
+  return h("section", { "aria-labelledby": "chain-heading" },
+    h("h2", { id: "chain-heading" }, "Chain"), h("ol", { class: "chain" }, steps));
+}
+
+export async function renderResponse(id) {
+  const response = await api(`/v1/responses/${encodeURIComponent(id)}`);
+  const [inputs, timeline] = await Promise.all([inputItems(id), chain(response)]);
+  return [
+    h("h1", {}, response.id),
+    facts(response),
+    timeline,
+    h("section", { "aria-labelledby": "input-heading" },
+      h("h2", { id: "input-heading" }, `Input (${inputs.length})`), inputs.map(renderItem)),
+    h("section", { "aria-labelledby": "output-heading" },
+      h("h2", { id: "output-heading" }, `Output (${response.output.length})`), response.output.map(renderItem)),
+  ];
+}

@@ -1,0 +1,150 @@
+"""The web UI in a real browser (headless Chromium, ``tests/support/browser.py``) against a real
+server with stored responses: the log, a response's detail with its items and chain, the key.
+Assertions are on the DOM; each page's screenshot is kept in ``test-artifacts/ui/``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from playwright.async_api import Browser, Page, Request, async_playwright, expect
+
+from parley.app import create_app
+from parley.config import ConfiguredKey, ProviderConfig, Settings
+from parley.testing.fake_upstream import Reply, ToolCall
+from tests.e2e.conftest import MODEL, ScriptedUpstream, serve
+from tests.support.browser import chromium
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    opened = await browser.new_page()
+    blocked: list[str] = []
+
+    def failed(request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":  # left behind by a navigation, as a user may do
+            blocked.append(f"{request.url}: {request.failure}")
+
+    opened.on("requestfailed", failed)
+    opened.on("pageerror", lambda error: blocked.append(f"script error: {error}"))
+    yield opened
+    await opened.close()
+    assert blocked == []
+
+
+async def snapshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def create(base: str, key: str | None = None, **body: Any) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    async with httpx2.AsyncClient(base_url=base, timeout=20, headers=headers) as client:
+        answer = await client.post("/responses", json={"model": MODEL, **body})
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def test_the_log_lists_responses_newest_first_and_a_response_shows_its_items_and_chain(
+    page: Page, parley_url: str, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(
+        Reply(text="Paris it is."),
+        Reply(reasoning="Weather, then.", tool_calls=[ToolCall("get_weather", '{"city": "Paris"}')]),
+    )
+    first = await create(parley_url, input="Let us talk about Paris.")
+    second = await create(
+        parley_url, input="And the weather there?", previous_response_id=first["id"], tools=[WEATHER]
+    )
+    ui = parley_url.removesuffix("/v1") + "/ui"
+
+    await page.goto(ui)
+    await expect(page.get_by_role("heading", name="Responses")).to_be_visible()
+    rows = page.locator("tbody tr")
+    await expect(rows.first).to_contain_text(second["id"])  # newest first
+    await expect(page.get_by_role("link", name=first["id"])).to_be_visible()
+    await snapshot(page, "responses-log")
+
+    await page.get_by_role("link", name=second["id"]).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(second["id"])
+    call = page.locator("article.item-function_call")
+    await expect(call).to_contain_text("get_weather")
+    await expect(call).to_contain_text('"city": "Paris"')
+    await expect(page.locator("article.item-message").first).to_contain_text("And the weather there?")
+    chain = page.get_by_role("region", name="Chain")
+    await expect(chain.get_by_role("link", name=first["id"])).to_be_visible()
+    await snapshot(page, "response-detail")
+
+    await chain.get_by_role("link", name=first["id"]).click()  # walk the chain back
+    await expect(page.get_by_role("heading", level=1)).to_have_text(first["id"])
+    await expect(page.locator("article.item-message").last).to_contain_text("Paris it is.")
+    assert await page.title() == f"{first['id']} · Parley"
+
+
+async def test_an_unknown_response_is_an_alert_not_a_blank_page(page: Page, parley_url: str) -> None:
+    await page.goto(parley_url.removesuffix("/v1") + "/ui#/responses/resp_nope")
+    await expect(page.get_by_role("alert")).to_contain_text("resp_nope")
+
+
+ALICE, BOB = "sk-alice-ui-test", "sk-bob-ui-test"
+
+
+@pytest.fixture
+def keyed_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[str]:
+    """A server of its own that needs a key: Alice's and Bob's."""
+    settings = Settings(
+        data_dir=tmp_path,
+        providers=(ProviderConfig("default", upstream.base_url),),
+        api_keys=(ConfiguredKey(ALICE, "alice"), ConfiguredKey(BOB, "bob")),
+    )
+    with serve(create_app(settings), name="parley-keys", lifespan="on", probe="/health") as port:
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+async def use_key(page: Page, key: str) -> None:
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Use").click()
+    await expect(page.locator("#key-state")).to_have_text("key in use")
+
+
+async def test_with_keys_the_page_asks_for_one_and_each_owner_sees_only_their_own(
+    page: Page, keyed_url: str, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(text="For Alice."), Reply(text="For Bob."))
+    alices = await create(keyed_url, ALICE, input="Alice asks.")
+    bobs = await create(keyed_url, BOB, input="Bob asks.")
+    await page.goto(keyed_url.removesuffix("/v1") + "/ui")  # the page itself needs no key
+    await expect(page.get_by_role("alert")).to_contain_text("Enter an API key above")
+
+    await use_key(page, ALICE)
+    await expect(page.get_by_role("link", name=alices["id"])).to_be_visible()
+    await expect(page.get_by_role("link", name=bobs["id"])).to_have_count(0)
+    await page.goto(keyed_url.removesuffix("/v1") + f"/ui#/responses/{bobs['id']}")
+    await expect(page.get_by_role("alert")).to_contain_text(bobs["id"])  # not found, for Alice
+    await snapshot(page, "other-owners-response")
+
+    await use_key(page, BOB)  # kept for the browser session, replaced here
+    await page.goto(keyed_url.removesuffix("/v1") + "/ui")
+    await expect(page.get_by_role("link", name=bobs["id"])).to_be_visible()
+    await expect(page.get_by_role("link", name=alices["id"])).to_have_count(0)
