@@ -4,6 +4,8 @@ Assertions are on the DOM; each page's screenshot is kept in ``test-artifacts/ui
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from playwright.async_api import Browser, Page, Request, async_playwright, expec
 
 from parley.app import create_app
 from parley.config import ConfiguredKey, ProviderConfig, Settings
+from parley.storage.backends import open_stores
 from parley.testing.fake_upstream import Reply, ToolCall
 from tests.e2e.conftest import MODEL, ScriptedUpstream, serve
 from tests.support.browser import chromium
@@ -148,3 +151,64 @@ async def test_with_keys_the_page_asks_for_one_and_each_owner_sees_only_their_ow
     await page.goto(keyed_url.removesuffix("/v1") + "/ui")
     await expect(page.get_by_role("link", name=bobs["id"])).to_be_visible()
     await expect(page.get_by_role("link", name=alices["id"])).to_have_count(0)
+
+
+STORED = 10_000
+
+
+@pytest.fixture
+def crowded_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A server over 10,000 stored responses (written through the store, as 10,000 turns would);
+    the ids, oldest first."""
+    settings = Settings(data_dir=tmp_path, providers=(ProviderConfig("default", upstream.base_url),))
+    ids = asyncio.run(_store_responses(tmp_path, STORED))
+    with serve(create_app(settings), name="parley-crowded", lifespan="on", probe="/health") as port:
+        yield f"http://127.0.0.1:{port}/v1", ids
+
+
+def _message(item_id: str, role: str, kind: str, text: str) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": kind, "text": text}
+    if kind == "output_text":
+        part["annotations"] = []
+    return {"type": "message", "id": item_id, "role": role, "status": "completed", "content": [part]}
+
+
+async def _store_responses(data_dir: Path, count: int) -> list[str]:
+    stores = open_stores(None, data_dir)
+    ids = [f"resp_{n:048x}" for n in range(count)]
+    for n, response_id in enumerate(ids):
+        user = _message(f"msg_{n:048x}", "user", "input_text", f"Question {n}")
+        answer = _message(f"msg_{n + count:048x}", "assistant", "output_text", f"Answer {n}")
+        created = 1_800_000_000 + n
+        response = {"id": response_id, "object": "response", "created_at": created,
+                    "completed_at": created + 1, "status": "completed", "model": MODEL,
+                    "output": [answer], "usage": None, "previous_response_id": None}  # fmt: skip
+        await stores.responses.save(response, [user], "anonymous")
+    await stores.aclose()
+    return ids
+
+
+async def test_with_10000_stored_responses_pages_load_from_one_page_of_them(
+    page: Page, crowded_url: tuple[str, list[str]]
+) -> None:
+    """The log reads one page (the API's cursors), so its load does not grow with the store. The
+    times, measured in this browser, are written to ``test-artifacts/ui/load-times.json``."""
+    base, ids = crowded_url
+    ui = base.removesuffix("/v1") + "/ui"
+    times = {}
+    for name, url, ready in (
+        ("log", ui, page.locator("tbody tr").nth(19)),
+        ("older", f"{ui}#/responses?after={ids[-20]}", page.get_by_role("link", name=ids[-21])),
+        ("detail", f"{ui}#/responses/{ids[5000]}", page.get_by_role("heading", name="Output (1)")),
+    ):
+        await page.goto("about:blank")
+        await page.goto(url)
+        await expect(ready).to_be_visible()
+        times[name] = await page.evaluate("performance.now()")  # since this navigation began
+    await expect(page.locator("article.item-message").last).to_contain_text("Answer 5000")
+    await page.goto(ui)
+    await expect(page.locator("tbody tr")).to_have_count(20)
+    await expect(page.locator("tbody tr").first).to_contain_text(ids[-1])  # newest first
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "load-times.json").write_text(json.dumps({"stored": STORED, "ms": times}) + "\n")
+    print(f"UI load times with {STORED} stored responses (ms): {times}")
