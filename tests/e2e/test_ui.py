@@ -99,6 +99,19 @@ async def test_the_log_lists_responses_newest_first_and_a_response_shows_its_ite
     await expect(chain.get_by_role("link", name=first["id"])).to_be_visible()
     await snapshot(page, "response-detail")
 
+    await page.goto(ui)  # the log's filters: a model no response has, then the one they have
+    await page.get_by_label("Model").fill("no-such-model")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("No stored responses match.")).to_be_visible()
+    await page.get_by_label("Model").fill(MODEL)
+    await page.get_by_label("Status").select_option("completed")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("link", name=second["id"])).to_be_visible()
+    assert "status=completed" in page.url
+    await snapshot(page, "responses-filtered")
+
+    await page.get_by_role("link", name=second["id"]).click()
+    chain = page.get_by_role("region", name="Chain")
     await chain.get_by_role("link", name=first["id"]).click()  # walk the chain back
     await expect(page.get_by_role("heading", level=1)).to_have_text(first["id"])
     await expect(page.locator("article.item-message").last).to_contain_text("Paris it is.")

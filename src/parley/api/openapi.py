@@ -24,6 +24,7 @@ from parley import __version__
 from parley.api.conversations import INCLUDABLE
 from parley.api.docs_page import render_docs
 from parley.api.prompts import MAX_VERSION
+from parley.api.responses import STATUSES
 from parley.storage.library import FILE_STATUSES
 
 Schema = dict[str, Any]
@@ -37,6 +38,10 @@ FLAG: Schema = {"type": "boolean"}
 PAGE = {"limit": LIMIT, "order": ORDER, "after": STRING}
 PAGE_BOTH_WAYS = {**PAGE, "before": STRING}
 FILE_PAGE = {**PAGE_BOTH_WAYS, "filter": {"type": "string", "enum": list(FILE_STATUSES)}}
+SECONDS: Schema = {"type": "integer", "description": "Unix seconds, inclusive."}
+RESPONSE_STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
+RESPONSE_PAGE = {**PAGE, "model": STRING, "status": RESPONSE_STATUS, "created_after": SECONDS,
+                 "created_before": SECONDS}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/docs", "This document as an HTML page", None, answer_media="text/html"),
     Operation("post", "/v1/responses", "Create a model response", "Response", "CreateResponseRequest",
               streams=True),
-    Operation("get", "/v1/responses", "List stored responses, newest first", "ResponseList", query=PAGE),
+    Operation("get", "/v1/responses", "List stored responses, newest first", "ResponseList",
+              query=RESPONSE_PAGE),
     Operation("post", "/v1/responses/compact", "Compact a context into a compaction item",
               "CompactedResponse", "ResponseCompactParams"),
     Operation("get", "/v1/responses/{response_id}", "Retrieve a response, or replay its events",

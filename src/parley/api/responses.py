@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +22,7 @@ from parley.api.common import (
 from parley.api.sse import EventStream, encode_json_stream, encode_stream
 from parley.engine import compact_context, hidden_fields, public_response, start_turn
 from parley.errors import InvalidRequest, NotFound
+from parley.storage.base import ResponseFilter
 from parley.wire.compact import parse_compact_request
 from parley.wire.request import parse_create_request
 
@@ -119,10 +121,51 @@ async def list_input_items(request: Request) -> Response:
     return json_response(list_object(page.data, page.has_more))
 
 
+STATUSES = ("completed", "failed", "in_progress", "cancelled", "queued", "incomplete")
+
+
+def _response_filter(request: Request) -> ResponseFilter:
+    """Parley's own narrowing of the list (the UI's log filters): ``model``, ``status``, and
+    ``created_after``/``created_before`` in unix seconds, inclusive."""
+    query = request.query_params
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        valid = ", ".join(f"'{name}'" for name in STATUSES)
+        raise InvalidRequest(
+            f"Invalid value for 'status': {status!r}. Supported values are: {valid}.",
+            param="status",
+            code="invalid_value",
+        )
+    return ResponseFilter(
+        query.get("model") or None,
+        status,
+        _seconds(query, "created_after"),
+        _seconds(query, "created_before"),
+    )
+
+
+def _seconds(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(
+            f"Invalid '{name}': expected unix seconds (an integer), got {raw!r}.",
+            param=name,
+            code="invalid_value",
+        ) from None
+
+
 async def list_responses(request: Request) -> Response:
     limit, order = list_query(request, default_order="desc")
     page = await deps(request).responses.list(
-        principal(request), after=request.query_params.get("after"), limit=limit, order=order
+        principal(request),
+        after=request.query_params.get("after"),
+        limit=limit,
+        order=order,
+        only=_response_filter(request),
     )
     hidden = hidden_fields(())
     return json_response(list_object([public_response(r, hidden) for r in page.data], page.has_more))

@@ -16,6 +16,20 @@ Order = Literal["asc", "desc"]
 
 
 @dataclass(frozen=True)
+class ResponseFilter:
+    """Which of an owner's responses a list shows (the UI's log): all of them by default."""
+
+    model: str | None = None
+    status: str | None = None
+    created_after: int | None = None
+    """Unix seconds, inclusive, as are ``created_before``'s."""
+    created_before: int | None = None
+
+
+EVERY_RESPONSE = ResponseFilter()
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of a cursor-paginated list, in the order asked for."""
 
@@ -59,7 +73,15 @@ class ResponseStore(Protocol):
         self, response_id: str, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
     ) -> Page | None: ...
 
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page: ...
+    async def list(
+        self,
+        owner: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        only: ResponseFilter = EVERY_RESPONSE,
+    ) -> Page: ...
 
     async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
         """This owner's stored reasoning items by id, from whichever responses hold them: an

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from parley.storage.base import Item, Order, Page, ResponseStore
+from parley.storage.base import EVERY_RESPONSE, Item, Order, Page, ResponseFilter, ResponseStore
 
 
 class DelegatingResponseStore:
@@ -44,8 +44,16 @@ class DelegatingResponseStore:
             response_id, owner, after=after, before=before, limit=limit, order=order
         )
 
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
-        return await self._inner.list(owner, after=after, limit=limit, order=order)
+    async def list(
+        self,
+        owner: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        only: ResponseFilter = EVERY_RESPONSE,
+    ) -> Page:
+        return await self._inner.list(owner, after=after, limit=limit, order=order, only=only)
 
     async def items(self, item_ids: Collection[str], owner: str) -> dict[str, Item]:
         return await self._inner.items(item_ids, owner)

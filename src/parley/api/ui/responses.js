@@ -22,8 +22,49 @@ function responseLink(id) {
   return h("a", { href: `#/responses/${encodeURIComponent(id)}` }, id);
 }
 
+const STATUSES = ["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"];
+const FILTERS = ["model", "status", "from", "to"];
+
+/** The API's query for the log's filters: dates (UTC days) become inclusive unix seconds. */
+function filterQuery(params) {
+  const query = new URLSearchParams();
+  if (params.get("model")) query.set("model", params.get("model"));
+  if (params.get("status")) query.set("status", params.get("status"));
+  if (params.get("from")) query.set("created_after", String(Date.parse(`${params.get("from")}T00:00:00Z`) / 1000));
+  if (params.get("to")) query.set("created_before", String(Date.parse(`${params.get("to")}T23:59:59Z`) / 1000));
+  return query;
+}
+
+function filterForm(params) {
+  const field = (name, label, control) => h("label", {}, `${label} `, control);
+  const form = h("form", { class: "filters", role: "search", "aria-label": "Filter responses" },
+    field("model", "Model", h("input", { name: "model", value: params.get("model") ?? "" })),
+    field("status", "Status", h("select", { name: "status" }, h("option", { value: "" }, "any"),
+      STATUSES.map((status) => h("option", { value: status, selected: params.get("status") === status }, status)))),
+    field("from", "From", h("input", { name: "from", type: "date", value: params.get("from") ?? "" })),
+    field("to", "To", h("input", { name: "to", type: "date", value: params.get("to") ?? "" })),
+    h("button", { type: "submit" }, "Filter"),
+    h("a", { href: "#/responses" }, "Clear"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const name of FILTERS) if (form.elements[name].value) chosen.set(name, form.elements[name].value);
+    location.hash = `#/responses?${chosen}`;
+  });
+  return form;
+}
+
+function logLink(params, after, label, rel) {
+  const kept = new URLSearchParams();
+  for (const name of FILTERS) if (params.get(name)) kept.set(name, params.get(name));
+  if (after) kept.set("after", after);
+  return h("a", { href: `#/responses?${kept}`, rel }, label);
+}
+
 export async function renderResponsesLog(params) {
-  const query = new URLSearchParams({ limit: String(PAGE), order: "desc" });
+  const query = filterQuery(params);
+  query.set("limit", String(PAGE));
+  query.set("order", "desc");
   if (params.get("after")) query.set("after", params.get("after"));
   const page = await api(`/v1/responses?${query}`);
   const rows = page.data.map((r) =>
@@ -40,10 +81,10 @@ export async function renderResponsesLog(params) {
     h("thead", {}, h("tr", {}, ...["Created", "ID", "Model", "Status", "Tokens", "Latency"].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows));
   const pager = h("nav", { class: "pager", "aria-label": "Pages" },
-    params.get("after") ? h("a", { href: "#/responses" }, "Newest") : null,
-    page.has_more ? h("a", { href: `#/responses?after=${encodeURIComponent(page.last_id)}`, rel: "next" }, "Older") : null);
-  const empty = page.data.length ? null : h("p", { class: "muted" }, "No stored responses yet.");
-  return [h("h1", {}, "Responses"), empty ?? table, pager];
+    params.get("after") ? logLink(params, null, "Newest") : null,
+    page.has_more ? logLink(params, page.last_id, "Older", "next") : null);
+  const empty = page.data.length ? null : h("p", { class: "muted" }, "No stored responses match.");
+  return [h("h1", {}, "Responses"), filterForm(params), empty ?? table, pager];
 }
 
 async function inputItems(id) {

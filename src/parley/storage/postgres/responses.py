@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from parley.storage.base import Item, Order, Page
+from parley.storage.base import EVERY_RESPONSE, Item, Order, Page, ResponseFilter
 from parley.storage.postgres.conversations import append_items
 from parley.storage.postgres.database import PgDatabase
 from parley.storage.postgres.migrations import Connection
@@ -133,14 +133,26 @@ class PgResponseStore:
             rows = await conn.fetch(sql, *params)
         return Page([_loads(row["data"]) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+    async def list(
+        self,
+        owner: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        only: ResponseFilter = EVERY_RESPONSE,
+    ) -> Page:
         """Newest or oldest first by creation; ``seq`` (insertion order) breaks ties within a second."""
         direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
         sql = "SELECT data FROM responses WHERE owner = $1"
         params: list[Any] = [owner]
+        for condition, value in _only(only):
+            params.append(value)
+            sql += f" AND {condition.format(len(params))}"
         if after is not None:
             params.append(after)
-            sql += f" AND (created_at, seq) {op} (SELECT created_at, seq FROM responses WHERE id = $2)"
+            cursor = f"(SELECT created_at, seq FROM responses WHERE id = ${len(params)})"
+            sql += f" AND (created_at, seq) {op} {cursor}"
         params.append(limit + 1)
         sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(params)}"
         rows = await self._db.fetch(sql, *params)
@@ -161,6 +173,18 @@ class PgResponseStore:
 
     async def aclose(self) -> None:
         await self._db.aclose()
+
+
+def _only(only: ResponseFilter) -> list[tuple[str, object]]:
+    """The filter's conditions, ``{}`` where the parameter's number goes; the model is read from
+    the stored document."""
+    conditions = [
+        ("data::json ->> 'model' = ${}", only.model),
+        ("status = ${}", only.status),
+        ("created_at >= ${}", only.created_after),
+        ("created_at <= ${}", only.created_before),
+    ]
+    return [(condition, value) for condition, value in conditions if value is not None]
 
 
 async def write_response_row(conn: Connection, response: dict[str, Any], owner: str) -> None:

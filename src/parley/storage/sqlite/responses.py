@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from parley.storage.base import Item, Order, Page
+from parley.storage.base import EVERY_RESPONSE, Item, Order, Page, ResponseFilter
 from parley.storage.sqlite.conversations import append_items
 from parley.storage.sqlite.database import Database, execute_rows, transaction
 from parley.storage.sqlite.migrations import REASONING_OUTPUT
@@ -137,13 +137,24 @@ class SqliteResponseStore:
 
         return await self._db.run(read)
 
-    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+    async def list(
+        self,
+        owner: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        only: ResponseFilter = EVERY_RESPONSE,
+    ) -> Page:
         """Newest or oldest first by creation; ``rowid`` breaks ties within one second."""
 
         def read(conn: sqlite3.Connection) -> Page:
             direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
             sql = "SELECT data FROM responses WHERE owner = ?"
             params: list[Any] = [owner]
+            for condition, value in _only(only):
+                sql += f" AND {condition}"
+                params.append(value)
             if after is not None:
                 sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM responses WHERE id = ?)"
                 params.append(after)
@@ -183,6 +194,18 @@ def _write_responses(conn: sqlite3.Connection, saves: list[tuple[Any, ...]]) -> 
     for _, _, added in saves:
         if added is not None:
             append_items(conn, *added)
+
+
+def _only(only: ResponseFilter) -> list[tuple[str, object]]:
+    """The filter's conditions: the model is read from the stored document (the data is orjson's
+    bytes, which SQLite's JSON functions read as text)."""
+    conditions = [
+        ("json_extract(CAST(data AS TEXT), '$.model') = ?", only.model),
+        ("status = ?", only.status),
+        ("created_at >= ?", only.created_after),
+        ("created_at <= ?", only.created_before),
+    ]
+    return [(condition, value) for condition, value in conditions if value is not None]
 
 
 def write_response_row(conn: sqlite3.Connection, response: dict[str, Any], owner: str) -> None:
