@@ -149,13 +149,16 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw)
+        seconds: int | None = int(raw)
     except ValueError:
+        seconds = None
+    if seconds is None or not -(2**63) <= seconds < 2**63:  # what a database integer holds
         raise InvalidRequest(
             f"Invalid '{name}': expected unix seconds (an integer), got {raw!r}.",
             param=name,
             code="invalid_value",
-        ) from None
+        )
+    return seconds
 
 
 async def list_responses(request: Request) -> Response:
