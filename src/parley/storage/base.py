@@ -25,6 +25,17 @@ class ResponseFilter:
     """Unix seconds, inclusive, as are ``created_before``'s."""
     created_before: int | None = None
 
+    def conditions(self, model: str) -> list[tuple[str, object]]:
+        """``(comparison, value)`` for each field set, the value left to the comparison's right;
+        ``model`` is the backend's expression for a response's model (read from its document)."""
+        pairs = [
+            (f"{model} =", self.model),
+            ("status =", self.status),
+            ("created_at >=", self.created_after),
+            ("created_at <=", self.created_before),
+        ]
+        return [(comparison, value) for comparison, value in pairs if value is not None]
+
 
 EVERY_RESPONSE = ResponseFilter()
 

@@ -146,9 +146,9 @@ class PgResponseStore:
         direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
         sql = "SELECT data FROM responses WHERE owner = $1"
         params: list[Any] = [owner]
-        for condition, value in _only(only):
+        for comparison, value in only.conditions("data::json ->> 'model'"):
             params.append(value)
-            sql += f" AND {condition.format(len(params))}"
+            sql += f" AND {comparison} ${len(params)}"
         if after is not None:
             params.append(after)
             cursor = f"(SELECT created_at, seq FROM responses WHERE id = ${len(params)})"
@@ -173,18 +173,6 @@ class PgResponseStore:
 
     async def aclose(self) -> None:
         await self._db.aclose()
-
-
-def _only(only: ResponseFilter) -> list[tuple[str, object]]:
-    """The filter's conditions, ``{}`` where the parameter's number goes; the model is read from
-    the stored document."""
-    conditions = [
-        ("data::json ->> 'model' = ${}", only.model),
-        ("status = ${}", only.status),
-        ("created_at >= ${}", only.created_after),
-        ("created_at <= ${}", only.created_before),
-    ]
-    return [(condition, value) for condition, value in conditions if value is not None]
 
 
 async def write_response_row(conn: Connection, response: dict[str, Any], owner: str) -> None:

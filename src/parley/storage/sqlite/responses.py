@@ -40,6 +40,10 @@ _UPSERT_RESPONSE = f"{_INSERT_RESPONSES} (?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
 _INSERT_ITEMS = "INSERT INTO response_items (response_id, position, kind, item_id, owner, data) VALUES"
 
 
+MODEL = "json_extract(CAST(data AS TEXT), '$.model')"
+"""A response's model, read from its document (orjson's bytes, which SQLite's JSON reads as text)."""
+
+
 class SqliteResponseStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -152,8 +156,8 @@ class SqliteResponseStore:
             direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
             sql = "SELECT data FROM responses WHERE owner = ?"
             params: list[Any] = [owner]
-            for condition, value in _only(only):
-                sql += f" AND {condition}"
+            for comparison, value in only.conditions(MODEL):
+                sql += f" AND {comparison} ?"
                 params.append(value)
             if after is not None:
                 sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM responses WHERE id = ?)"
@@ -194,18 +198,6 @@ def _write_responses(conn: sqlite3.Connection, saves: list[tuple[Any, ...]]) -> 
     for _, _, added in saves:
         if added is not None:
             append_items(conn, *added)
-
-
-def _only(only: ResponseFilter) -> list[tuple[str, object]]:
-    """The filter's conditions: the model is read from the stored document (the data is orjson's
-    bytes, which SQLite's JSON functions read as text)."""
-    conditions = [
-        ("json_extract(CAST(data AS TEXT), '$.model') = ?", only.model),
-        ("status = ?", only.status),
-        ("created_at >= ?", only.created_after),
-        ("created_at <= ?", only.created_before),
-    ]
-    return [(condition, value) for condition, value in conditions if value is not None]
 
 
 def write_response_row(conn: sqlite3.Connection, response: dict[str, Any], owner: str) -> None:
