@@ -3,6 +3,7 @@ Ctrl-C, a refusal when the port is taken, and no restart loop for workers that c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from parley.supervisor import can_share_port, run_workers
+from parley.supervisor import _listening_socket, can_share_port, run_workers
 from tests.support.workers import Connection, children, free_port, parley_workers, worker_of
 
 pytestmark = pytest.mark.skipif(not can_share_port(), reason="SO_REUSEPORT balancing is Linux's")
@@ -120,3 +121,21 @@ def _serving_workers(port: int, count: int, without: int | None = None) -> list[
             answered.add(pid)
     assert len(answered) >= count, f"{count} workers did not answer on {port}"
     return sorted(answered)
+
+
+async def test_connections_accepted_on_the_shared_socket_send_small_writes_at_once() -> None:
+    """asyncio sets TCP_NODELAY only on sockets made as TCP by name: on a protocol-0 socket each
+    keep-alive request after the first waited 40 ms for the client's delayed ACK."""
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def note(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw = writer.get_extra_info("socket")
+        accepted.set_result(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(note, sock=_listening_socket("127.0.0.1", free_port(), 8))
+    async with server:
+        _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        nodelay = await asyncio.wait_for(accepted, 5)
+        writer.close()
+    assert nodelay == 1

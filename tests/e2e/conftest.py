@@ -23,12 +23,14 @@ import pytest
 import uvicorn
 from openai.lib.streaming.responses import ResponseStreamEvent as HelperEvent
 from openai.types.responses import ParsedResponse, Response, ResponseItem, ResponseStreamEvent
+from playwright.async_api import Browser, Page, Request, async_playwright
 from starlette.types import ASGIApp
 
 from parley.app import create_app
 from parley.config import ProviderConfig, Settings
 from parley.serving import WEBSOCKETS
 from parley.testing.fake_upstream import FakeUpstream, Reply
+from tests.support.browser import chromium
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -75,7 +77,9 @@ def serve(
 
     ``websockets`` serves WebSockets with the settings ``parley serve`` uses; without it uvicorn
     refuses them (one protocol less to start for the tests that only speak HTTP)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # TCP by name: asyncio sets TCP_NODELAY on accepted connections only for IPPROTO_TCP sockets;
+    # on protocol 0 every keep-alive request after the first waited 40 ms (the delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
@@ -275,3 +279,40 @@ def api(request: pytest.FixtureRequest, sync_client: openai.OpenAI, async_client
     if request.param == "sync":
         return SyncApi(sync_client)
     return AsyncApi(async_client)
+
+
+async def post_response(base: str, key: str | None = None, **body: Any) -> Json:
+    """``POST /responses`` to ``base`` (a server's ``/v1``), with ``key`` if given; the response."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    async with httpx2.AsyncClient(base_url=base, timeout=20, headers=headers) as client:
+        answer = await client.post("/responses", json={"model": MODEL, **body})
+    assert answer.status_code == 200, answer.text
+    found: Json = answer.json()
+    return found
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium for the UI tests (``tests/support/browser.py`` finds or installs it)."""
+    executable = chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A tab that fails its test on any request the page could not make and any script error."""
+    opened = await browser.new_page()
+    blocked: list[str] = []
+
+    def failed(request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":  # left behind by a navigation, as a user may do
+            blocked.append(f"{request.url}: {request.failure}")
+
+    opened.on("requestfailed", failed)
+    opened.on("pageerror", lambda error: blocked.append(f"script error: {error}"))
+    yield opened
+    await opened.close()
+    assert blocked == []

@@ -6,67 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from parley.app import create_app
 from parley.config import ConfiguredKey, ProviderConfig, Settings
 from parley.storage.backends import open_stores
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.e2e.conftest import MODEL, ScriptedUpstream, serve
-from tests.support.browser import chromium
+from tests.e2e.conftest import MODEL, ScriptedUpstream, post_response, serve
+from tests.support.browser import ARTIFACTS, snapshot
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 WEATHER = {
     "type": "function",
     "name": "get_weather",
     "description": "The weather in a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    opened = await browser.new_page()
-    blocked: list[str] = []
-
-    def failed(request: Request) -> None:
-        if request.failure != "net::ERR_ABORTED":  # left behind by a navigation, as a user may do
-            blocked.append(f"{request.url}: {request.failure}")
-
-    opened.on("requestfailed", failed)
-    opened.on("pageerror", lambda error: blocked.append(f"script error: {error}"))
-    yield opened
-    await opened.close()
-    assert blocked == []
-
-
-async def snapshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def create(base: str, key: str | None = None, **body: Any) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    async with httpx2.AsyncClient(base_url=base, timeout=20, headers=headers) as client:
-        answer = await client.post("/responses", json={"model": MODEL, **body})
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
 
 
 async def test_the_log_lists_responses_newest_first_and_a_response_shows_its_items_and_chain(
@@ -76,8 +36,8 @@ async def test_the_log_lists_responses_newest_first_and_a_response_shows_its_ite
         Reply(text="Paris it is."),
         Reply(reasoning="Weather, then.", tool_calls=[ToolCall("get_weather", '{"city": "Paris"}')]),
     )
-    first = await create(parley_url, input="Let us talk about Paris.")
-    second = await create(
+    first = await post_response(parley_url, input="Let us talk about Paris.")
+    second = await post_response(
         parley_url, input="And the weather there?", previous_response_id=first["id"], tools=[WEATHER]
     )
     ui = parley_url.removesuffix("/v1") + "/ui"
@@ -97,6 +57,7 @@ async def test_the_log_lists_responses_newest_first_and_a_response_shows_its_ite
     await expect(page.locator("article.item-message").first).to_contain_text("And the weather there?")
     chain = page.get_by_role("region", name="Chain")
     await expect(chain.get_by_role("link", name=first["id"])).to_be_visible()
+    await expect(page.get_by_role("main")).not_to_contain_text("null")  # nothing absent is shown
     await snapshot(page, "response-detail")
 
     await page.goto(ui)  # the log's filters: a model no response has, then the one they have
@@ -148,8 +109,8 @@ async def test_with_keys_the_page_asks_for_one_and_each_owner_sees_only_their_ow
     page: Page, keyed_url: str, upstream: ScriptedUpstream
 ) -> None:
     upstream.script(Reply(text="For Alice."), Reply(text="For Bob."))
-    alices = await create(keyed_url, ALICE, input="Alice asks.")
-    bobs = await create(keyed_url, BOB, input="Bob asks.")
+    alices = await post_response(keyed_url, ALICE, input="Alice asks.")
+    bobs = await post_response(keyed_url, BOB, input="Bob asks.")
     await page.goto(keyed_url.removesuffix("/v1") + "/ui")  # the page itself needs no key
     await expect(page.get_by_role("alert")).to_contain_text("Enter an API key above")
 
@@ -204,14 +165,18 @@ async def _store_responses(data_dir: Path, count: int) -> list[str]:
 async def test_with_10000_stored_responses_pages_load_from_one_page_of_them(
     page: Page, crowded_url: tuple[str, list[str]]
 ) -> None:
-    """The log reads one page (the API's cursors), so its load does not grow with the store. The
-    times, measured in this browser, are written to ``test-artifacts/ui/load-times.json``."""
+    """The log reads one page (the API's cursors), so its load does not grow with the store. Every
+    page's load time, measured in this browser, is written to ``test-artifacts/ui/load-times.json``."""
     base, ids = crowded_url
     ui = base.removesuffix("/v1") + "/ui"
     times = {}
     for name, url, ready in (
         ("log", ui, page.locator("tbody tr").nth(19)),
         ("older", f"{ui}#/responses?after={ids[-20]}", page.get_by_role("link", name=ids[-21])),
+        ("playground", f"{ui}#/playground", page.get_by_label("Model")),
+        ("vector_stores", f"{ui}#/vector_stores", page.get_by_text("No vector stores yet")),
+        ("conversations", f"{ui}#/conversations", page.get_by_text("No conversations yet")),
+        ("prompts", f"{ui}#/prompts", page.get_by_text("No prompts yet")),
         ("detail", f"{ui}#/responses/{ids[5000]}", page.get_by_role("heading", name="Output (1)")),
     ):
         await page.goto("about:blank")
@@ -225,3 +190,31 @@ async def test_with_10000_stored_responses_pages_load_from_one_page_of_them(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "load-times.json").write_text(json.dumps({"stored": STORED, "ms": times}) + "\n")
     print(f"UI load times with {STORED} stored responses (ms): {times}")
+
+
+async def _owned_objects(base: str, key: str, name: str) -> dict[str, str]:
+    """A vector store, a conversation and a prompt of the key's owner; their ids by page."""
+    async with httpx2.AsyncClient(
+        base_url=base, timeout=20, headers={"authorization": f"Bearer {key}"}
+    ) as client:
+        store = (await client.post("/vector_stores", json={"name": f"{name}'s store"})).json()
+        conversation = (await client.post("/conversations", json={"metadata": {"of": name}})).json()
+        prompt = (await client.post("/prompts", json={"prompt": f"Hello from {name}."})).json()
+    return {"vector_stores": store["id"], "conversations": conversation["id"], "prompts": prompt["prompt_id"]}
+
+
+async def test_with_two_keys_no_page_shows_one_owner_anything_of_the_other(
+    page: Page, keyed_url: str
+) -> None:
+    alices = await _owned_objects(keyed_url, ALICE, "Alice")
+    bobs = await _owned_objects(keyed_url, BOB, "Bob")
+    ui = keyed_url.removesuffix("/v1") + "/ui"
+    await page.goto(ui)
+    for key, own, other in ((ALICE, alices, bobs), (BOB, bobs, alices)):
+        await use_key(page, key)
+        for section, own_id in own.items():
+            await page.goto(f"{ui}#/{section}")
+            await expect(page.get_by_role("link", name=own_id)).to_be_visible()
+            await expect(page.get_by_role("link", name=other[section])).to_have_count(0)
+            await page.goto(f"{ui}#/{section}/{other[section]}")  # named outright, it is not found
+            await expect(page.get_by_role("alert")).to_contain_text(other[section])

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 
 NAMES = ("chromium", "chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 
 def _found() -> str | None:
@@ -42,3 +45,9 @@ def chromium() -> str:
             "Chromium is needed for the UI tests and could not be installed (apt-get install chromium)"
         )
     pytest.skip("UI tests need Chromium: run `apt-get install chromium` as root (CI installs it itself)")
+
+
+async def snapshot(page: Page, name: str) -> None:
+    """The page as it looks now, kept as a test artifact (``test-artifacts/ui/<name>.png``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

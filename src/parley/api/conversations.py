@@ -32,6 +32,7 @@ MAX_KEYS, MAX_KEY_LENGTH, MAX_VALUE_LENGTH = 16, 64, 512
 INCLUDABLE: tuple[str, ...] = get_args(get_args(CreateResponseRequest.model_fields["include"].annotation)[0])
 """The ``include`` values OpenAI accepts here: the same list as ``POST /v1/responses``."""
 
+
 class _ItemsBody(BaseModel):
     """Only there to check ``items`` and name a bad one the OpenAI way (``items[3].content``)."""
 
@@ -178,6 +179,16 @@ async def create_conversation(request: Request) -> Response:
     return json_response(conversation)
 
 
+async def list_conversations(request: Request) -> Response:
+    """A Parley extension (OpenAI has no such list): the caller's conversations, newest first
+    unless ``order=asc``, paged by ``after`` as ``GET /v1/responses`` is."""
+    limit, order = list_query(request, default_order="desc")
+    page = await _store(request).list(
+        principal(request), after=request.query_params.get("after"), limit=limit, order=order
+    )
+    return json_response(list_object(page.data, page.has_more))
+
+
 async def retrieve_conversation(request: Request) -> Response:
     conversation_id = request.path_params["conversation_id"]
     found = await _store(request).get(conversation_id, principal(request))
@@ -265,6 +276,7 @@ async def delete_item(request: Request) -> Response:
 
 routes = [
     Route("/v1/conversations", create_conversation, methods=["POST"]),
+    Route("/v1/conversations", list_conversations, methods=["GET"]),
     Route("/v1/conversations/{conversation_id}", retrieve_conversation, methods=["GET"]),
     Route("/v1/conversations/{conversation_id}", update_conversation, methods=["POST"]),
     Route("/v1/conversations/{conversation_id}", delete_conversation, methods=["DELETE"]),

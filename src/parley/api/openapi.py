@@ -84,6 +84,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "ResponseItemList", query=PAGE_BOTH_WAYS),
     Operation("post", "/v1/conversations", "Create a conversation", "Conversation", "ConversationCreateBody",
               body_required=False),
+    Operation("get", "/v1/conversations", "List conversations, newest first (a Parley extension)",
+              "ConversationList", query=PAGE),
     Operation("get", "/v1/conversations/{conversation_id}", "Retrieve a conversation", "Conversation"),
     Operation("post", "/v1/conversations/{conversation_id}", "Update a conversation's metadata",
               "Conversation", "ConversationUpdateBody"),

@@ -200,6 +200,7 @@ ANSWERS: dict[str, Any] = {
     "ResponseDeleted": ResponseDeleted,
     "CompactedResponse": CompactedResponse,
     "Conversation": Conversation,
+    "ConversationList": ListPage[Conversation],
     "ConversationDeletedResource": ConversationDeletedResource,
     "ConversationItem": ConversationItem,
     "ConversationItemList": ListPage[ConversationItem],

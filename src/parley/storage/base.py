@@ -138,3 +138,8 @@ class ConversationStore(Protocol):
     async def get_item(self, conversation_id: str, item_id: str, owner: str) -> Item | None: ...
 
     async def delete_item(self, conversation_id: str, item_id: str, owner: str) -> bool: ...
+
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        """This owner's conversations by creation (insertion order within a second); an ``after``
+        naming none of them gives an empty page, as ``ResponseStore.list`` does. Last in the class
+        (here and in the stores): above them, its name would hide the builtin from annotations."""

@@ -16,7 +16,7 @@ function json(value) {
 function annotation(note) {
   if (note.type === "url_citation") return h("li", {}, h("a", { href: note.url, rel: "noreferrer" }, note.title || note.url));
   if (note.type === "file_citation" || note.type === "container_file_citation") {
-    return h("li", {}, h("a", { href: `/v1/files/${encodeURIComponent(note.file_id)}`, class: "file-citation" }, note.filename || note.file_id));
+    return h("li", {}, h("a", { href: `#/files/${encodeURIComponent(note.file_id)}`, class: "file-citation" }, note.filename || note.file_id));
   }
   return h("li", {}, note.type);
 }

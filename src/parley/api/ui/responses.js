@@ -1,14 +1,11 @@
 // The responses log (newest first, a page at a time with the API's cursors) and one response:
 // its input and output items in order, usage, latency, and the previous_response_id chain.
-import { api, h } from "./ui.js";
+import { api, facts, h, when } from "./ui.js";
 import { renderItem } from "./items.js";
+import { liveSection } from "./live.js";
 
 const PAGE = 20;
 const CHAIN_DEPTH = 25;
-
-function when(seconds) {
-  return seconds ? new Date(seconds * 1000).toISOString().replace("T", " ").replace(".000Z", " UTC") : "";
-}
 
 function latency(response) {
   // Both times are whole seconds, as the API gives them.
@@ -18,7 +15,7 @@ function latency(response) {
   return seconds < 1 ? "under 1 s" : `${seconds} s`;
 }
 
-function responseLink(id) {
+export function responseLink(id) {
   return h("a", { href: `#/responses/${encodeURIComponent(id)}` }, id);
 }
 
@@ -100,20 +97,20 @@ async function inputItems(id) {
   return items;
 }
 
-function facts(response) {
+function responseFacts(response) {
   const usage = response.usage;
-  const pairs = [
+  return facts([
     ["Status", h("span", { class: `status-${response.status}` }, response.status)],
     ["Model", response.model],
     ["Created", when(response.created_at)],
     ["Latency", latency(response)],
     ["Usage", usage ? `${usage.input_tokens} in (${usage.input_tokens_details?.cached_tokens ?? 0} cached), ${usage.output_tokens} out (${usage.output_tokens_details?.reasoning_tokens ?? 0} reasoning), ${usage.total_tokens} total` : ""],
     ["Background", response.background ? "yes" : ""],
-    ["Conversation", response.conversation?.id ?? ""],
+    ["Conversation", response.conversation
+      ? h("a", { href: `#/conversations/${encodeURIComponent(response.conversation.id)}` }, response.conversation.id) : ""],
     ["Instructions", typeof response.instructions === "string" ? response.instructions : ""],
     ["Error", response.error ? `${response.error.code}: ${response.error.message}` : ""],
-  ].filter(([, value]) => value);
-  return h("dl", { class: "facts" }, pairs.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
+  ]);
 }
 
 async function chain(response) {
@@ -140,9 +137,12 @@ async function chain(response) {
 export async function renderResponse(id) {
   const response = await api(`/v1/responses/${encodeURIComponent(id)}`);
   const [inputs, timeline] = await Promise.all([inputItems(id), chain(response)]);
+  const next = new URLSearchParams({ previous_response_id: response.id });
   return [
     h("h1", {}, response.id),
-    facts(response),
+    responseFacts(response),
+    h("p", {}, h("a", { href: `#/playground?${next}` }, "Continue in the playground")),
+    liveSection(response),
     timeline,
     h("section", { "aria-labelledby": "input-heading" },
       h("h2", { id: "input-heading" }, `Input (${inputs.length})`), inputs.map(renderItem)),

@@ -149,10 +149,27 @@ class PgConversationStore:
             )
             return True
 
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        """Newest or oldest first; ``seq`` (insertion order) breaks ties within one second, and
+        ``conversations_owner_created`` serves the whole read."""
+        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        sql = "SELECT id, created_at, metadata FROM conversations WHERE owner = $1"
+        params: list[Any] = [owner]
+        if after is not None:
+            params.append(after)
+            cursor = f"(SELECT created_at, seq FROM conversations WHERE id = ${len(params)} AND owner = $1)"
+            sql += f" AND (created_at, seq) {op} {cursor}"
+        params.append(limit + 1)
+        sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(params)}"
+        rows = await self._db.fetch(sql, *params)
+        return Page([_row_conversation(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
 
 def _conversation(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
+    return None if row is None else _row_conversation(row)
+
+
+def _row_conversation(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
         "object": "conversation",

@@ -243,7 +243,18 @@ async def p002_chunks(conn: Connection) -> None:
     await conn.execute(_P002_CHUNKS)
 
 
-MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [p001_schema, p002_chunks]
+async def p003_conversations_by_owner(conn: Connection) -> None:
+    """An owner's conversations in creation order (``GET /v1/conversations``): ``seq`` (insertion
+    order, numbered for existing rows too) breaks ties within a second, as for responses."""
+    await conn.execute("ALTER TABLE conversations ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY")
+    await conn.execute("CREATE INDEX conversations_owner_created ON conversations (owner, created_at, seq)")
+
+
+MIGRATIONS: list[Callable[[Connection], Awaitable[None]]] = [
+    p001_schema,
+    p002_chunks,
+    p003_conversations_by_owner,
+]
 
 
 HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}

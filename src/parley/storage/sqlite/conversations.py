@@ -153,14 +153,32 @@ class SqliteConversationStore:
 
         return await self._db.run(lambda conn: transaction(conn, write))
 
+    async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
+        """Newest or oldest first; ``rowid`` (insertion order) breaks ties within one second, and
+        ``conversations_owner_created`` (which holds the rowid) serves the whole read."""
+        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        sql = "SELECT id, created_at, metadata FROM conversations WHERE owner = ?"
+        params: list[Any] = [owner]
+        if after is not None:
+            sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM conversations"
+            sql += " WHERE id = ? AND owner = ?)"
+            params += [after, owner]
+        sql += f" ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
+        params.append(limit + 1)
+        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
+        return Page([_row_conversation(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
 
 def _conversation(conn: sqlite3.Connection, conversation_id: str, owner: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT id, created_at, metadata FROM conversations WHERE id = ? AND owner = ?",
         (conversation_id, owner),
     ).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _row_conversation(row)
+
+
+def _row_conversation(row: Any) -> dict[str, Any]:
+    """A row of (id, created_at, metadata) as the API shows a conversation."""
     return {"id": row[0], "object": "conversation", "created_at": row[1], "metadata": _loads(row[2])}
 
 

@@ -247,6 +247,12 @@ def m012_ingest_claims(conn: sqlite3.Connection) -> None:
     )
 
 
+def m013_conversations_by_owner(conn: sqlite3.Connection) -> None:
+    """An owner's conversations in creation order (``GET /v1/conversations``); the index holds
+    the rowid that breaks ties within a second, so a page is one range scan."""
+    conn.execute("CREATE INDEX conversations_owner_created ON conversations (owner, created_at)")
+
+
 REASONING_OUTPUT = "kind = 'output' AND substr(item_id, 1, 3) = 'rs_'"
 """The rows ``response_items_reasoning`` indexes; a query repeats it to use that index."""
 
@@ -264,6 +270,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m010_item_lookup,
     m011_workers,
     m012_ingest_claims,
+    m013_conversations_by_owner,
 ]
 
 
