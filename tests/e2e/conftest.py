@@ -130,6 +130,17 @@ def upstream(scripted_upstream: ScriptedUpstream) -> Iterator[ScriptedUpstream]:
     scripted_upstream.reset()
 
 
+@contextlib.contextmanager
+def own_parley(upstream: ScriptedUpstream, data_dir: Path, name: str, **settings: Any) -> Iterator[str]:
+    """A Parley server of a test's own over ``upstream``, with ``settings`` beyond the defaults
+    (keys, limits); its ``/v1`` URL."""
+    configured = Settings(
+        data_dir=data_dir, providers=(ProviderConfig("default", upstream.base_url),), **settings
+    )
+    with serve(create_app(configured), name=name, lifespan="on", probe="/health") as port:
+        yield f"http://127.0.0.1:{port}/v1"
+
+
 @pytest.fixture(scope="session")
 def parley_url(
     scripted_upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory

@@ -14,11 +14,10 @@ import httpx2
 import pytest
 from playwright.async_api import Page, expect
 
-from parley.app import create_app
-from parley.config import ConfiguredKey, ProviderConfig, Settings
+from parley.config import ConfiguredKey
 from parley.storage.backends import open_stores
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.e2e.conftest import MODEL, ScriptedUpstream, post_response, serve
+from tests.e2e.conftest import MODEL, ScriptedUpstream, own_parley, post_response
 from tests.support.browser import ARTIFACTS, snapshot
 
 WEATHER = {
@@ -90,13 +89,9 @@ ALICE, BOB = "sk-alice-ui-test", "sk-bob-ui-test"
 @pytest.fixture
 def keyed_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[str]:
     """A server of its own that needs a key: Alice's and Bob's."""
-    settings = Settings(
-        data_dir=tmp_path,
-        providers=(ProviderConfig("default", upstream.base_url),),
-        api_keys=(ConfiguredKey(ALICE, "alice"), ConfiguredKey(BOB, "bob")),
-    )
-    with serve(create_app(settings), name="parley-keys", lifespan="on", probe="/health") as port:
-        yield f"http://127.0.0.1:{port}/v1"
+    keys = (ConfiguredKey(ALICE, "alice"), ConfiguredKey(BOB, "bob"))
+    with own_parley(upstream, tmp_path, "parley-keys", api_keys=keys) as url:
+        yield url
 
 
 async def use_key(page: Page, key: str) -> None:
@@ -134,10 +129,9 @@ STORED = 10_000
 def crowded_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A server over 10,000 stored responses (written through the store, as 10,000 turns would);
     the ids, oldest first."""
-    settings = Settings(data_dir=tmp_path, providers=(ProviderConfig("default", upstream.base_url),))
     ids = asyncio.run(_store_responses(tmp_path, STORED))
-    with serve(create_app(settings), name="parley-crowded", lifespan="on", probe="/health") as port:
-        yield f"http://127.0.0.1:{port}/v1", ids
+    with own_parley(upstream, tmp_path, "parley-crowded") as url:
+        yield url, ids
 
 
 def _message(item_id: str, role: str, kind: str, text: str) -> dict[str, Any]:

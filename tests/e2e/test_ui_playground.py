@@ -19,10 +19,8 @@ import httpx2
 import pytest
 from playwright.async_api import Page, expect
 
-from parley.app import create_app
-from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.e2e.conftest import MODEL, ScriptedUpstream, post_response, serve
+from tests.e2e.conftest import MODEL, ScriptedUpstream, own_parley, post_response
 from tests.support.browser import snapshot
 from tests.support.mcp_server import McpTestServer
 
@@ -290,13 +288,10 @@ async def test_a_refused_request_and_a_failed_response_are_alerts(
 @pytest.fixture
 def mcp_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A server of its own that may call an MCP server on loopback, and that MCP server's URL."""
-    settings = Settings(
-        data_dir=tmp_path, providers=(ProviderConfig("default", upstream.base_url),), allow_private_urls=True
-    )
     mcp = McpTestServer().start()
     try:
-        with serve(create_app(settings), name="parley-mcp", lifespan="on", probe="/health") as port:
-            yield f"http://127.0.0.1:{port}/v1", mcp.http_url
+        with own_parley(upstream, tmp_path, "parley-mcp", allow_private_urls=True) as url:
+            yield url, mcp.http_url
     finally:
         mcp.stop()
 

@@ -12,10 +12,9 @@ import openai
 import pytest
 from playwright.async_api import Page, expect
 
-from parley.app import create_app
-from parley.config import ConfiguredKey, ProviderConfig, Settings
+from parley.config import ConfiguredKey
 from parley.testing.fake_upstream import Reply
-from tests.e2e.conftest import MODEL, ScriptedUpstream, post_response, serve
+from tests.e2e.conftest import MODEL, ScriptedUpstream, own_parley, post_response
 from tests.support.browser import snapshot
 
 SECTIONS = {
@@ -96,13 +95,9 @@ ALICE, ADMIN = "sk-alice-ui-admin-test", "sk-ops-ui-admin-test"
 @pytest.fixture
 def admin_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[str]:
     """A server of its own with Alice's key and an admin key (owner ``ops``)."""
-    settings = Settings(
-        data_dir=tmp_path,
-        providers=(ProviderConfig("default", upstream.base_url),),
-        api_keys=(ConfiguredKey(ALICE, "alice"), ConfiguredKey(ADMIN, "ops", admin=True)),
-    )
-    with serve(create_app(settings), name="parley-admin", lifespan="on", probe="/health") as port:
-        yield f"http://127.0.0.1:{port}/v1"
+    keys = (ConfiguredKey(ALICE, "alice"), ConfiguredKey(ADMIN, "ops", admin=True))
+    with own_parley(upstream, tmp_path, "parley-admin", api_keys=keys) as url:
+        yield url
 
 
 async def test_an_admin_key_sees_any_owners_data_by_naming_the_owner(

@@ -15,10 +15,8 @@ import httpx2
 import pytest
 from playwright.async_api import FilePayload, Locator, Page, expect
 
-from parley.app import create_app
-from parley.config import ProviderConfig, Settings
 from parley.testing.fake_upstream import Reply, ToolCall
-from tests.e2e.conftest import ScriptedUpstream, post_response, serve
+from tests.e2e.conftest import ScriptedUpstream, own_parley, post_response
 from tests.support.browser import snapshot
 
 NOTES = b"The lighthouse keeper logs the tide at dawn.\nStorms come from the west in winter.\n"
@@ -140,11 +138,8 @@ async def test_files_that_fail_ingestion_show_their_last_error_and_binary_conten
 @pytest.fixture
 def small_uploads_url(upstream: ScriptedUpstream, tmp_path: Path) -> Iterator[str]:
     """A server of its own that takes files of at most 1 KB."""
-    settings = Settings(
-        data_dir=tmp_path, providers=(ProviderConfig("default", upstream.base_url),), max_file_bytes=1024
-    )
-    with serve(create_app(settings), name="parley-small-uploads", lifespan="on", probe="/health") as port:
-        yield f"http://127.0.0.1:{port}/v1"
+    with own_parley(upstream, tmp_path, "parley-small-uploads", max_file_bytes=1024) as url:
+        yield url
 
 
 async def test_an_upload_the_server_refuses_shows_its_message_beside_that_file(

@@ -1,30 +1,14 @@
 // The playground's form: the model, instructions, input, tools and store, and the request body they
 // make. The body holds only what the user set, so the copied snippets show nothing the API would
 // have defaulted anyway.
-import { api, failure, h } from "./ui.js";
+import { allPages, api, failure, h } from "./ui.js";
 
 /** A mistake in the form, shown next to it; nothing is sent. */
 export class FormProblem extends Error {}
 
-const PAGE = 100;
-
 async function modelIds() {
   const listed = await api("/v1/models");
   return (listed.data ?? []).map((model) => model.id);
-}
-
-/** Every vector store the key's owner has, following the API's cursors. */
-async function vectorStores() {
-  const stores = [];
-  let after = null;
-  do {
-    const query = new URLSearchParams({ limit: String(PAGE) });
-    if (after) query.set("after", after);
-    const page = await api(`/v1/vector_stores?${query}`);
-    stores.push(...page.data);
-    after = page.has_more ? page.last_id : null;
-  } while (after);
-  return stores;
 }
 
 function field(label, control, hint) {
@@ -76,7 +60,7 @@ function toolFields(stores, storesProblem) {
 /** The form's controls, with the models and vector stores the API lists for this key. A list that
  * cannot be read is an alert in its place; the rest of the form still works. */
 export async function formControls() {
-  const [models, stores] = await Promise.allSettled([modelIds(), vectorStores()]);
+  const [models, stores] = await Promise.allSettled([modelIds(), allPages("/v1/vector_stores", "desc")]);
   const ids = models.status === "fulfilled" ? models.value : [];
   const listed = stores.status === "fulfilled" ? stores.value : [];
   return [

@@ -1,6 +1,6 @@
 // The responses log (newest first, a page at a time with the API's cursors) and one response:
 // its input and output items in order, usage, latency, and the previous_response_id chain.
-import { api, facts, h, when } from "./ui.js";
+import { allPages, api, facts, h, when } from "./ui.js";
 import { renderItem } from "./items.js";
 import { liveSection } from "./live.js";
 
@@ -84,18 +84,6 @@ export async function renderResponsesLog(params) {
   return [h("h1", {}, "Responses"), filterForm(params), empty ?? table, pager];
 }
 
-async function inputItems(id) {
-  const items = [];
-  let after = null;
-  do {
-    const query = new URLSearchParams({ limit: "100", order: "asc" });
-    if (after) query.set("after", after);
-    const page = await api(`/v1/responses/${encodeURIComponent(id)}/input_items?${query}`);
-    items.push(...page.data);
-    after = page.has_more ? page.last_id : null;
-  } while (after);
-  return items;
-}
 
 function responseFacts(response) {
   const usage = response.usage;
@@ -136,7 +124,10 @@ async function chain(response) {
 
 export async function renderResponse(id) {
   const response = await api(`/v1/responses/${encodeURIComponent(id)}`);
-  const [inputs, timeline] = await Promise.all([inputItems(id), chain(response)]);
+  const [inputs, timeline] = await Promise.all([
+    allPages(`/v1/responses/${encodeURIComponent(id)}/input_items`),
+    chain(response),
+  ]);
   const next = new URLSearchParams({ previous_response_id: response.id });
   return [
     h("h1", {}, response.id),

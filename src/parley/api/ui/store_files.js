@@ -1,6 +1,6 @@
 // A vector store's files: the table (status, last_error, attributes) and the upload form, which
 // sends each file with a progress bar, attaches it, and follows its ingestion until it settles.
-import { ApiError, api, authHeaders, failure, h, pageSignal } from "./ui.js";
+import { ApiError, allPages, api, authHeaders, failure, h, pageSignal } from "./ui.js";
 import { attributeText, fileLink, size } from "./files.js";
 
 const POLL_MS = 300;
@@ -8,19 +8,6 @@ const POLL_MS = 300;
 function storePath(storeId, fileId = "") {
   const base = `/v1/vector_stores/${encodeURIComponent(storeId)}/files`;
   return fileId ? `${base}/${encodeURIComponent(fileId)}` : base;
-}
-
-async function allStoreFiles(storeId) {
-  const files = [];
-  let after = null;
-  do {
-    const query = new URLSearchParams({ limit: "100", order: "desc" });
-    if (after) query.set("after", after);
-    const page = await api(`${storePath(storeId)}?${query}`);
-    files.push(...page.data);
-    after = page.has_more ? page.last_id : null;
-  } while (after);
-  return files;
 }
 
 /** Filenames by file id, fetched in parallel; a file deleted since it was attached has none. */
@@ -199,7 +186,7 @@ function uploadForm(storeId, table, onSettled) {
 
 /** The store's files section: its table and the upload form; ``onSettled`` runs as each upload ends. */
 export async function filesSection(storeId, onSettled) {
-  const records = await allStoreFiles(storeId);
+  const records = await allPages(storePath(storeId), "desc");
   const names = await filenames(records.map((record) => record.id));
   const notice = h("div", {});
   const table = filesTable(storeId, notice);

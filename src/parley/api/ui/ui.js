@@ -43,6 +43,20 @@ export async function api(path, { method = "GET", body, form, signal } = {}) {
   return response.json();
 }
 
+/** Every object of a list, following the API's cursors a hundred at a time. */
+export async function allPages(path, order = "asc") {
+  const found = [];
+  let after = null;
+  do {
+    const query = new URLSearchParams({ limit: "100", order });
+    if (after) query.set("after", after);
+    const page = await api(`${path}?${query}`);
+    found.push(...page.data);
+    after = page.has_more ? page.last_id : null;
+  } while (after);
+  return found;
+}
+
 /** An element: attributes (``on*`` are listeners) and children (strings become text). */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
