@@ -65,8 +65,8 @@ async def ok(response: httpx2.Response) -> Json:
     return body
 
 
-async def make_objects(h: Harness) -> Objects:
-    c, key = h.client, auth(ALICE)
+async def make_objects(h: Harness, owner_key: str = ALICE) -> Objects:
+    c, key = h.client, auth(owner_key)
     response = await ok(
         await c.post("/v1/responses", json={"model": "fake-model", "input": "hi"}, headers=key)
     )
@@ -179,6 +179,28 @@ async def test_every_owned_route_treats_another_owners_object_as_missing(keyed: 
         assert theirs.status_code in (400, 404), (method, path, body, theirs.text[:300])
     for path in LISTS:
         assert (await ok(await keyed.client.get(path, headers=auth(BOB))))["data"] == [], path
+
+
+async def test_another_owners_id_as_a_list_cursor_is_an_id_that_never_existed(keyed: Harness) -> None:
+    """Looked up among every owner's rows, alice's id as bob's ``after`` would place bob's page (his
+    objects made after hers would show) and so tell him that her id exists."""
+    alices = await make_objects(keyed)
+    await make_objects(keyed, BOB)  # after alice's: in ascending order, past her cursor
+    cursors = {
+        "/v1/responses": (alices.response, NOBODY_S.response),
+        "/v1/conversations": (alices.conversation, NOBODY_S.conversation),
+        "/v1/files": (alices.file, NOBODY_S.file),
+        "/v1/vector_stores": (alices.store, NOBODY_S.store),
+    }
+    for path, (theirs, unknown) in cursors.items():
+        pages = [
+            await ok(
+                await keyed.client.get(path, params={"after": cursor, "order": "asc"}, headers=auth(BOB))
+            )
+            for cursor in (theirs, unknown)
+        ]
+        assert pages[0] == pages[1], path
+        assert pages[0]["data"] == [], path
 
 
 async def test_the_owner_reaches_every_route(keyed: Harness) -> None:

@@ -13,6 +13,7 @@ from parley.storage.base import Item, Order, Page
 from parley.storage.kept_items import KeptItems
 from parley.storage.postgres.database import PgDatabase
 from parley.storage.postgres.migrations import Connection
+from parley.storage.postgres.paging import Cursor
 
 _LOCK_CONVERSATION = "SELECT 1 FROM conversations WHERE id = $1 AND owner = $2 FOR UPDATE"
 _NEXT_POSITION = "SELECT COALESCE(MAX(position), -1) + 1 FROM conversation_items WHERE conversation_id = $1"
@@ -150,19 +151,14 @@ class PgConversationStore:
             return True
 
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
-        """Newest or oldest first; ``seq`` (insertion order) breaks ties within one second, and
-        ``conversations_owner_created`` serves the whole read."""
-        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        """Newest or oldest first (``paging.Cursor``); ``conversations_owner_created`` serves the
+        whole read."""
+        lookup = "SELECT created_at, seq FROM conversations WHERE owner = $1 AND id = {}"
+        page = Cursor(lookup, after, None, limit, order)
         sql = "SELECT id, created_at, metadata FROM conversations WHERE owner = $1"
-        params: list[Any] = [owner]
-        if after is not None:
-            params.append(after)
-            cursor = f"(SELECT created_at, seq FROM conversations WHERE id = ${len(params)} AND owner = $1)"
-            sql += f" AND (created_at, seq) {op} {cursor}"
-        params.append(limit + 1)
-        sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(params)}"
-        rows = await self._db.fetch(sql, *params)
-        return Page([_row_conversation(row) for row in rows[:limit]], has_more=len(rows) > limit)
+        async with self._db.connection() as conn:
+            rows, has_more = await page.fetch(conn, sql, [owner])
+        return Page([_row_conversation(row) for row in rows], has_more=has_more)
 
 
 def _conversation(row: Any) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from typing import Any
 from parley.storage.base import Order, Page
 from parley.storage.library import FileRecord
 from parley.storage.postgres.database import PgDatabase
+from parley.storage.postgres.paging import Cursor
 
 _COLUMNS = "id, filename, bytes, purpose, created_at, expires_at, sha256"
 _INSERT = (
@@ -88,21 +89,17 @@ class PgFileStore:
     async def list(
         self, owner: str, *, purpose: str | None, after: str | None, limit: int, order: Order
     ) -> Page:
-        """By creation time, ``seq`` breaking ties within one second."""
-        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        """By creation time (``paging.Cursor``)."""
+        lookup = "SELECT created_at, seq FROM files WHERE owner = $1 AND id = {}"
+        page = Cursor(lookup, after, None, limit, order)
         sql = f"SELECT {_COLUMNS} FROM files WHERE owner = $1 AND {_live('$2')}"
         params: list[Any] = [owner, self._now()]
         if purpose is not None:
             params.append(purpose)
             sql += f" AND purpose = ${len(params)}"
-        if after is not None:
-            params.append(after)
-            cursor = f"SELECT created_at, seq FROM files WHERE id = ${len(params)} AND owner = $1"
-            sql += f" AND (created_at, seq) {op} ({cursor})"
-        params.append(limit + 1)
-        sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(params)}"
-        rows = await self._db.fetch(sql, *params)
-        return Page([_record(row).wire() for row in rows[:limit]], has_more=len(rows) > limit)
+        async with self._db.connection() as conn:
+            rows, has_more = await page.fetch(conn, sql, params)
+        return Page([_record(row).wire() for row in rows], has_more=has_more)
 
 
 def _record(row: Any) -> FileRecord:

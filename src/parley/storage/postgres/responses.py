@@ -12,6 +12,7 @@ from parley.storage.base import EVERY_RESPONSE, Item, Order, Page, ResponseFilte
 from parley.storage.postgres.conversations import append_items
 from parley.storage.postgres.database import PgDatabase
 from parley.storage.postgres.migrations import Connection
+from parley.storage.postgres.paging import Cursor
 
 _CHAIN_ITEMS = """
 WITH RECURSIVE chain (id, previous, depth) AS (
@@ -142,21 +143,17 @@ class PgResponseStore:
         order: Order,
         only: ResponseFilter = EVERY_RESPONSE,
     ) -> Page:
-        """Newest or oldest first by creation; ``seq`` (insertion order) breaks ties within a second."""
-        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        """Newest or oldest first by creation (``paging.Cursor``)."""
+        lookup = "SELECT created_at, seq FROM responses WHERE owner = $1 AND id = {}"
+        page = Cursor(lookup, after, None, limit, order)
         sql = "SELECT data FROM responses WHERE owner = $1"
         params: list[Any] = [owner]
         for comparison, value in only.conditions("data::json ->> 'model'"):
             params.append(value)
             sql += f" AND {comparison} ${len(params)}"
-        if after is not None:
-            params.append(after)
-            cursor = f"(SELECT created_at, seq FROM responses WHERE id = ${len(params)})"
-            sql += f" AND (created_at, seq) {op} {cursor}"
-        params.append(limit + 1)
-        sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(params)}"
-        rows = await self._db.fetch(sql, *params)
-        return Page([_loads(row["data"]) for row in rows[:limit]], has_more=len(rows) > limit)
+        async with self._db.connection() as conn:
+            rows, has_more = await page.fetch(conn, sql, params)
+        return Page([_loads(row["data"]) for row in rows], has_more=has_more)
 
     async def delete(self, response_id: str, owner: str) -> bool:
         async with self._db.transaction() as conn:

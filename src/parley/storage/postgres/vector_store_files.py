@@ -11,16 +11,15 @@ so replicas whose clocks disagree still agree on when a lease ran out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 
 from parley.storage.background import Claim
-from parley.storage.base import Order
 from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
 from parley.storage.library import VectorStoreFileStatus as Status
 from parley.storage.postgres.migrations import CLOCK, Connection
+from parley.storage.postgres.paging import Cursor
 
 _NAMES = (
     "vector_store_id",
@@ -67,37 +66,6 @@ WITH free AS (
 )
 SELECT owner, {_COLUMNS} FROM claimed ORDER BY created_at, seq
 """
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A page by (created_at, seq): ``after`` continues forward, ``before`` pages backward.
-
-    ``lookup`` selects the cursor row's (created_at, seq), ``{}`` standing for the cursor's id; it
-    may use the page query's own parameters. A ``before`` page is read in reverse and flipped, so
-    it holds the rows adjacent to the cursor.
-    """
-
-    lookup: str
-    after: str | None
-    before: str | None
-    limit: int
-    order: Order
-
-    async def fetch(self, conn: Connection, sql: str, params: list[Any]) -> tuple[list[Any], bool]:
-        forward = self.order == "asc"
-        args = list(params)
-        for cursor, op in ((self.after, ">" if forward else "<"), (self.before, "<" if forward else ">")):
-            if cursor is not None:
-                args.append(cursor)
-                sql += f" AND (created_at, seq) {op} ({self.lookup.format(f'${len(args)}')})"
-        backward = self.before is not None and self.after is None
-        direction = "ASC" if forward != backward else "DESC"
-        args.append(self.limit + 1)
-        sql += f" ORDER BY created_at {direction}, seq {direction} LIMIT ${len(args)}"
-        rows = await conn.fetch(sql, *args)
-        page = rows[: self.limit]
-        return (page[::-1] if backward else page), len(rows) > self.limit
 
 
 async def attach(

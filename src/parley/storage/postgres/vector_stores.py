@@ -20,6 +20,7 @@ from parley.storage.library import VectorStoreRecord as Record
 from parley.storage.postgres import vector_store_files as files_sql
 from parley.storage.postgres.database import PgDatabase
 from parley.storage.postgres.migrations import Connection
+from parley.storage.postgres.paging import Cursor
 
 _COLUMNS = (
     "id, name, created_at, last_active_at, metadata, expires_after_days, embedding_model, embedding_dimension"
@@ -191,7 +192,7 @@ class PgVectorStoreStore:
         self, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
     ) -> tuple[list[Record], bool]:
         lookup = "SELECT created_at, seq FROM vector_stores WHERE owner = $1 AND id = {}"
-        page = files_sql.Cursor(lookup, after, before, limit, order)
+        page = Cursor(lookup, after, before, limit, order)
         async with self._db.connection() as conn:
             rows, has_more = await page.fetch(
                 conn, f"SELECT {_COLUMNS} FROM vector_stores WHERE owner = $1", [owner]

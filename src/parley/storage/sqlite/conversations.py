@@ -18,6 +18,7 @@ import orjson
 from parley.storage.base import Item, Order, Page
 from parley.storage.kept_items import KeptItems
 from parley.storage.sqlite.database import Database, transaction
+from parley.storage.sqlite.paging import Cursor
 
 _NEXT_POSITION = """
 SELECT COALESCE((SELECT MAX(position) FROM conversation_items WHERE conversation_id = ?), -1) + 1
@@ -154,19 +155,13 @@ class SqliteConversationStore:
         return await self._db.run(lambda conn: transaction(conn, write))
 
     async def list(self, owner: str, *, after: str | None, limit: int, order: Order) -> Page:
-        """Newest or oldest first; ``rowid`` (insertion order) breaks ties within one second, and
-        ``conversations_owner_created`` (which holds the rowid) serves the whole read."""
-        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        """Newest or oldest first (``paging.Cursor``); ``conversations_owner_created`` (which holds
+        the rowid) serves the whole read."""
+        lookup = "SELECT created_at, rowid FROM conversations WHERE owner = ? AND id = ?"
+        page = Cursor(lookup, [owner], after, None, limit, order)
         sql = "SELECT id, created_at, metadata FROM conversations WHERE owner = ?"
-        params: list[Any] = [owner]
-        if after is not None:
-            sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM conversations"
-            sql += " WHERE id = ? AND owner = ?)"
-            params += [after, owner]
-        sql += f" ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
-        params.append(limit + 1)
-        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
-        return Page([_row_conversation(row) for row in rows[:limit]], has_more=len(rows) > limit)
+        rows, has_more = await self._db.run(lambda conn: page.fetch(conn, sql, [owner]))
+        return Page([_row_conversation(row) for row in rows], has_more=has_more)
 
 
 def _conversation(conn: sqlite3.Connection, conversation_id: str, owner: str) -> dict[str, Any] | None:

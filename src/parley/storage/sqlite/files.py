@@ -14,6 +14,7 @@ from typing import Any
 from parley.storage.base import Order, Page
 from parley.storage.library import FileRecord
 from parley.storage.sqlite.database import Database, transaction
+from parley.storage.sqlite.paging import Cursor
 
 _COLUMNS = "id, filename, bytes, purpose, created_at, expires_at, sha256"
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
@@ -91,21 +92,16 @@ class SqliteFileStore:
     async def list(
         self, owner: str, *, purpose: str | None, after: str | None, limit: int, order: Order
     ) -> Page:
-        """By creation time, ``rowid`` breaking ties within one second."""
-        direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        """By creation time (``paging.Cursor``)."""
+        lookup = "SELECT created_at, rowid FROM files WHERE owner = ? AND id = ?"
+        page = Cursor(lookup, [owner], after, None, limit, order)
         sql = f"SELECT {_COLUMNS} FROM files WHERE owner = ? AND {_LIVE}"
         params: list[Any] = [owner, self._now()]
         if purpose is not None:
             sql += " AND purpose = ?"
             params.append(purpose)
-        if after is not None:
-            cursor = "SELECT created_at, rowid FROM files WHERE id = ? AND owner = ?"
-            sql += f" AND (created_at, rowid) {op} ({cursor})"
-            params += [after, owner]
-        sql += f" ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
-        params.append(limit + 1)
-        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
-        return Page([_record(r).wire() for r in rows[:limit]], has_more=len(rows) > limit)
+        rows, has_more = await self._db.run(lambda conn: page.fetch(conn, sql, params))
+        return Page([_record(r).wire() for r in rows], has_more=has_more)
 
 
 def _record(row: tuple[Any, ...]) -> FileRecord:

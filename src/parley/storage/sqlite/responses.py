@@ -18,6 +18,7 @@ from parley.storage.base import EVERY_RESPONSE, Item, Order, Page, ResponseFilte
 from parley.storage.sqlite.conversations import append_items
 from parley.storage.sqlite.database import Database, execute_rows, transaction
 from parley.storage.sqlite.migrations import REASONING_OUTPUT
+from parley.storage.sqlite.paging import Cursor
 
 _CHAIN_ITEMS = """
 WITH RECURSIVE chain (id, previous, depth) AS (
@@ -150,22 +151,18 @@ class SqliteResponseStore:
         order: Order,
         only: ResponseFilter = EVERY_RESPONSE,
     ) -> Page:
-        """Newest or oldest first by creation; ``rowid`` breaks ties within one second."""
+        """Newest or oldest first by creation (``paging.Cursor``)."""
+        lookup = "SELECT created_at, rowid FROM responses WHERE owner = ? AND id = ?"
+        page = Cursor(lookup, [owner], after, None, limit, order)
 
         def read(conn: sqlite3.Connection) -> Page:
-            direction, op = ("ASC", ">") if order == "asc" else ("DESC", "<")
             sql = "SELECT data FROM responses WHERE owner = ?"
             params: list[Any] = [owner]
             for comparison, value in only.conditions(MODEL):
                 sql += f" AND {comparison} ?"
                 params.append(value)
-            if after is not None:
-                sql += f" AND (created_at, rowid) {op} (SELECT created_at, rowid FROM responses WHERE id = ?)"
-                params.append(after)
-            sql += f" ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
-            params.append(limit + 1)
-            rows = conn.execute(sql, params).fetchall()
-            return Page([_loads(r[0]) for r in rows[:limit]], has_more=len(rows) > limit)
+            rows, has_more = page.fetch(conn, sql, params)
+            return Page([_loads(r[0]) for r in rows], has_more=has_more)
 
         return await self._db.run(read)
 

@@ -1,22 +1,21 @@
 """SQL for vector-store files and file batches, run on the database thread.
 
 Plain functions over a connection so ``SqliteVectorStoreStore`` can compose them inside one
-transaction. ``Cursor`` implements OpenAI's ``after``/``before`` pagination once for every list.
+transaction. Lists page with ``paging.Cursor``, as every list of the SQLite stores does.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 
 from parley.storage.background import Claim
-from parley.storage.base import Order
 from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFileRecord
 from parley.storage.library import VectorStoreFileStatus as Status
+from parley.storage.sqlite.paging import Cursor
 
 _COLUMNS = (
     "vector_store_id, file_id, created_at, status, last_error, attributes, chunking_strategy,"
@@ -41,36 +40,6 @@ UPDATE vector_store_files SET worker = ?, lease_until = ?
 WHERE status = 'in_progress' AND (worker IS NULL OR lease_until < ?)
 RETURNING rowid, owner, {_COLUMNS}
 """
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A page by (created_at, rowid): ``after`` continues forward, ``before`` pages backward.
-
-    ``lookup`` selects the cursor row's (created_at, rowid) given ``lookup_params`` then its id.
-    A ``before`` page is read in reverse and flipped, so it holds the rows adjacent to the cursor.
-    """
-
-    lookup: str
-    lookup_params: list[Any]
-    after: str | None
-    before: str | None
-    limit: int
-    order: Order
-
-    def fetch(self, conn: sqlite3.Connection, sql: str, params: list[Any]) -> tuple[list[Any], bool]:
-        forward = self.order == "asc"
-        where, extra = "", []
-        for cursor, op in ((self.after, ">" if forward else "<"), (self.before, "<" if forward else ">")):
-            if cursor is not None:
-                where += f" AND (created_at, rowid) {op} ({self.lookup})"
-                extra += [*self.lookup_params, cursor]
-        backward = self.before is not None and self.after is None
-        direction = "ASC" if forward != backward else "DESC"
-        sql = f"{sql}{where} ORDER BY created_at {direction}, rowid {direction} LIMIT ?"
-        rows = conn.execute(sql, [*params, *extra, self.limit + 1]).fetchall()
-        page = rows[: self.limit]
-        return (page[::-1] if backward else page), len(rows) > self.limit
 
 
 def attach(

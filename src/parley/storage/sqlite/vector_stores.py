@@ -19,6 +19,7 @@ from parley.storage.library import FileBatchRecord, FileListQuery, VectorStoreFi
 from parley.storage.library import VectorStoreRecord as Record
 from parley.storage.sqlite import vector_store_files as files_sql
 from parley.storage.sqlite.database import Database, transaction
+from parley.storage.sqlite.paging import Cursor
 
 _COLUMNS = (
     "id, name, created_at, last_active_at, metadata, expires_after_days, embedding_model, embedding_dimension"
@@ -185,7 +186,7 @@ class SqliteVectorStoreStore:
         self, owner: str, *, after: str | None, before: str | None, limit: int, order: Order
     ) -> tuple[list[Record], bool]:
         lookup = "SELECT created_at, rowid FROM vector_stores WHERE owner = ? AND id = ?"
-        page = files_sql.Cursor(lookup, [owner], after, before, limit, order)
+        page = Cursor(lookup, [owner], after, before, limit, order)
 
         def read(conn: sqlite3.Connection) -> tuple[list[Record], bool]:
             sql = f"SELECT {_COLUMNS} FROM vector_stores WHERE owner = ?"
