@@ -109,7 +109,7 @@ async def test_an_admin_key_sees_any_owners_data_by_naming_the_owner(
     await page.get_by_label("API key").fill(ADMIN)
     await page.get_by_role("button", name="Use").click()
     await expect(page.locator("#key-state")).to_have_text("key in use")
-    await expect(page.get_by_text("No stored responses match.")).to_be_visible()  # ops owns none
+    await expect(page.get_by_text("No stored responses yet.")).to_be_visible()  # ops owns none
 
     await page.get_by_label("Owner").fill("alice")
     await page.get_by_role("button", name="Use").click()  # the key is kept; the owner is added
@@ -125,3 +125,14 @@ async def test_an_admin_key_sees_any_owners_data_by_naming_the_owner(
     await page.get_by_role("button", name="Forget").click()
     await expect(page.locator("#key-state")).to_have_text("no key")
     await expect(page.get_by_label("Owner")).to_have_value("")
+
+
+async def test_the_colours_follow_the_systems_dark_mode(page: Page, parley_url: str) -> None:
+    background = "getComputedStyle(document.body).backgroundColor"
+    await page.emulate_media(color_scheme="light")
+    await page.goto(ui_of(parley_url))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Responses")
+    assert await page.evaluate(background) == "rgb(255, 255, 255)"
+    await page.emulate_media(color_scheme="dark")
+    assert await page.evaluate(background) == "rgb(21, 23, 26)"
+    await snapshot(page, "dark-mode")

@@ -80,7 +80,9 @@ export async function renderResponsesLog(params) {
   const pager = h("nav", { class: "pager", "aria-label": "Pages" },
     params.get("after") ? logLink(params, null, "Newest") : null,
     page.has_more ? logLink(params, page.last_id, "Older", "next") : null);
-  const empty = page.data.length ? null : h("p", { class: "muted" }, "No stored responses match.");
+  const filtered = FILTERS.some((name) => params.get(name));
+  const nothing = filtered ? "No stored responses match." : params.get("after") ? "No older responses." : "No stored responses yet.";
+  const empty = page.data.length ? null : h("p", { class: "muted" }, nothing);
   return [h("h1", {}, "Responses"), filterForm(params), empty ?? table, pager];
 }
 
