@@ -1,9 +1,6 @@
-"""Keyset pagination for every list of the postgres stores: rows by (created_at, seq), ``seq``
-numbering rows in insertion order so that rows made in one second keep their order.
-
-A cursor is looked up among the caller's own rows (the lookup names the owner), so another owner's
-id as ``after`` is an unknown one, an empty page, never a position: a list cannot tell one owner
-whether an id of another's exists.
+"""Keyset pagination for every list of the PostgreSQL stores, as ``storage/sqlite/paging.py`` does
+it for SQLite's: ``seq`` (an identity column) takes the place of ``rowid``, and the lookup, which
+names the owner, takes the cursor's id as a numbered parameter.
 """
 
 from __future__ import annotations

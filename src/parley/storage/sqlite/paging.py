@@ -1,4 +1,4 @@
-"""Keyset pagination for every list of the sqlite stores: rows by (created_at, rowid), ``rowid``
+"""Keyset pagination for every list of the SQLite stores: rows by (created_at, rowid), ``rowid``
 numbering rows in insertion order so that rows made in one second keep their order.
 
 A cursor is looked up among the caller's own rows (the lookup names the owner), so another owner's
