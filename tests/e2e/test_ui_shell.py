@@ -54,7 +54,7 @@ async def test_every_page_opens_from_the_navigation_by_keyboard(page: Page, parl
 async def test_a_running_background_response_is_watched_live_then_shown_as_stored(
     page: Page, async_client: openai.AsyncOpenAI, parley_url: str, upstream: ScriptedUpstream
 ) -> None:
-    upstream.script(Reply(text=WORDS, token_delay=0.05))  # about three seconds of words
+    upstream.script(Reply(text=WORDS, token_delay=0.08))  # about five seconds of words
     stream: Any = await async_client.responses.create(
         model=MODEL, input="Count slowly.", background=True, stream=True
     )
@@ -78,7 +78,7 @@ async def test_a_running_background_response_is_watched_live_then_shown_as_store
 async def test_a_background_response_without_a_stream_is_polled_until_it_is_done(
     page: Page, parley_url: str, upstream: ScriptedUpstream
 ) -> None:
-    upstream.script(Reply(text="Slowly, then done.", token_delay=0.3))
+    upstream.script(Reply(text="Slowly, then done.", token_delay=0.6))  # about two seconds
     async with httpx2.AsyncClient(base_url=parley_url, timeout=20) as client:
         created = await client.post("/responses", json={"model": MODEL, "input": "Hi.", "background": True})
     response_id = created.json()["id"]
