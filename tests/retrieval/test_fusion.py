@@ -14,12 +14,13 @@ from parley.retrieval.filters import parse_filter
 from parley.retrieval.fusion import (
     Fusion,
     Ranker,
+    best_of,
     hybrid_search,
     reciprocal_rank_fusion,
-    search_stores,
+    search_store,
     weighted_fusion,
 )
-from parley.retrieval.index import Chunk, ChunkIndex, Hit
+from parley.retrieval.index import Chunk, ChunkIndex, Hit, SearchMode, Vectors
 
 DIM = 256
 DOCS = [
@@ -108,22 +109,35 @@ def test_hybrid_search_on_real_text(tmp_path: Path, ranker: Ranker) -> None:
     index.close()
 
 
+def search_stores(
+    indexes: list[ChunkIndex],
+    vector: Vectors | None,
+    text: str,
+    k: int,
+    mode: SearchMode,
+    score_threshold: float = 0.0,
+) -> list[Hit]:
+    """Several stores searched alike and merged, as a search over them is (``query.search_by_model``)."""
+    hits = [hit for index in indexes for hit in search_store(index, vector, text, k, None, mode=mode)]
+    return best_of(hits, k, score_threshold)
+
+
 def test_search_stores_merges_thresholds_and_keeps_top_k(tmp_path: Path) -> None:
     first = store(tmp_path / "a", DOCS[:4], "a")
     second = store(tmp_path / "b", DOCS[4:], "b")
     query = "scheduler pods nodes"
     vector = embed(query)
-    merged = search_stores([first, second], vector, query, 2, None, mode="vector")
+    merged = search_stores([first, second], vector, query, 2, mode="vector")
     assert {h.chunk.file_id for h in merged} == {"a1", "b1"}
-    keyword = search_stores([first, second], None, query, 5, None, mode="keyword")
+    keyword = search_stores([first, second], None, query, 5, mode="keyword")
     assert [h.chunk.file_id for h in keyword][:2] in (["a1", "b1"], ["b1", "a1"])
     assert all(h.score > 0 for h in keyword)
-    hybrid = search_stores([first, second], vector, query, 10, None, mode="hybrid", score_threshold=0.5)
+    hybrid = search_stores([first, second], vector, query, 10, mode="hybrid", score_threshold=0.5)
     assert hybrid
     assert all(h.score >= 0.5 for h in hybrid)
-    scores = [h.score for h in search_stores([first, second], vector, query, 10, None, mode="hybrid")]
+    scores = [h.score for h in search_stores([first, second], vector, query, 10, mode="hybrid")]
     assert scores == sorted(scores, reverse=True)
     with pytest.raises(ValueError, match="query vector"):
-        search_stores([first], None, query, 3, None, mode="hybrid")
+        search_stores([first], None, query, 3, mode="hybrid")
     first.close()
     second.close()

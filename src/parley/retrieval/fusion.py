@@ -144,25 +144,3 @@ def best_of(hits: Sequence[Hit], k: int, score_threshold: float = 0.0) -> list[H
     """Several stores' hits as one list: those at or over the threshold, best first, the top ``k``."""
     kept = [hit for hit in hits if hit.score >= score_threshold]
     return sorted(kept, key=lambda hit: -hit.score)[: max(k, 0)]
-
-
-def search_stores(
-    indexes: Sequence[ChunkIndex],
-    vector: Vectors | None,
-    text: str,
-    k: int,
-    filter: Filter | None,
-    *,
-    mode: SearchMode,
-    score_threshold: float = 0.0,
-    fusion: Fusion = Fusion(),
-) -> list[Hit]:
-    """Search several stores alike, merge by score, drop hits under the threshold, keep the top ``k``."""
-    if vector is None and mode != "keyword":
-        raise ValueError(f"{mode} search needs a query vector")
-    hits = [
-        hit
-        for index in indexes
-        for hit in search_store(index, vector, text, k, filter, mode=mode, fusion=fusion)
-    ]
-    return best_of(hits, k, score_threshold)

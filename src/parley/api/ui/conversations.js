@@ -1,10 +1,9 @@
 // Conversations: the owner's conversations a page at a time (GET /v1/conversations, Parley's
 // extension, newest first), and one conversation with its items oldest first, as the model reads
 // them on the next turn.
-import { api, facts, failure, h, when } from "./ui.js";
+import { api, facts, failure, h, listPage, pager, when } from "./ui.js";
 import { renderItem } from "./items.js";
 
-const PAGE = 20;
 const ITEMS_PAGE = 100;
 
 function conversationLink(id) {
@@ -16,11 +15,6 @@ function metadata(pairs) {
   const entries = Object.entries(pairs ?? {});
   if (!entries.length) return h("span", { class: "muted" }, "none");
   return h("ul", { class: "metadata" }, entries.map(([key, value]) => h("li", {}, `${key}: ${value}`)));
-}
-
-function listLink(after, label, rel) {
-  const href = after ? `#/conversations?after=${encodeURIComponent(after)}` : "#/conversations";
-  return h("a", { href, rel }, label);
 }
 
 function conversationsTable(conversations, older) {
@@ -37,19 +31,14 @@ function conversationsTable(conversations, older) {
 
 export async function renderConversations(params) {
   const after = params.get("after");
-  const query = new URLSearchParams({ limit: String(PAGE), order: "desc" });
-  if (after) query.set("after", after);
-  const page = await api(`/v1/conversations?${query}`);
+  const page = await listPage("/v1/conversations", params);
   const empty = after
     ? "No older conversations."
     : "No conversations yet: create one with POST /v1/conversations, or send a response with a conversation.";
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
-    after ? listLink(null, "Newest") : null,
-    page.has_more ? listLink(page.last_id, "Older", "next") : null);
   return [
     h("h1", {}, "Conversations"),
     page.data.length ? conversationsTable(page.data, Boolean(after)) : h("p", { class: "muted" }, empty),
-    pager,
+    pager("conversations", page, params),
   ];
 }
 

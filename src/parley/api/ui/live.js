@@ -2,8 +2,8 @@
 // (GET /v1/responses/<id>?stream=true), the answer growing as it is written. When the stream ends
 // the page shows the stored response. One created without stream=true kept no events to resume,
 // so its status is polled instead.
-import { ApiError, api, authHeaders, failure, failureOf, h, pageSignal, refresh } from "./ui.js";
-import { answerWriter, serverSentEvents } from "./sse.js";
+import { api, authHeaders, failure, failureOf, h, pageSignal, refresh } from "./ui.js";
+import { answerWriter, raiseIfError, serverSentEvents } from "./sse.js";
 
 const RUNNING = ["queued", "in_progress"];
 const POLL_MS = 500;
@@ -37,7 +37,7 @@ async function follow(stream, text, state) {
   for await (const event of serverSentEvents(stream)) {
     count += 1;
     write(event);
-    if (event.type === "error") throw new ApiError(500, event.error?.message ?? event.message ?? "The stream failed.");
+    raiseIfError(event);
     state.textContent = `${event.type} (${count} events)`;
   }
 }

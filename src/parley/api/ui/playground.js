@@ -4,7 +4,7 @@
 import { ApiError, api, authHeaders, failure, failureOf, h, pageSignal } from "./ui.js";
 import { renderItem } from "./items.js";
 import { responseLink } from "./responses.js";
-import { answerWriter, serverSentEvents } from "./sse.js";
+import { answerWriter, raiseIfError, serverSentEvents } from "./sse.js";
 import { FormProblem, formControls, requestOf } from "./playground_form.js";
 import { snippetsSection } from "./playground_snippets.js";
 
@@ -192,7 +192,7 @@ class Playground {
       this.log(event);
       if (event.type === "response.created") this.view.status.textContent = `${event.response.id}: ${event.response.status}…`;
       write(event);
-      if (event.type === "error") throw new ApiError(500, event.message ?? event.error?.message ?? "The stream failed.");
+      raiseIfError(event);
       if (TERMINAL.includes(event.type)) return event.response;
     }
     throw new ApiError(502, "The stream ended before the response did.");

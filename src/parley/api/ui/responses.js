@@ -1,10 +1,9 @@
 // The responses log (newest first, a page at a time with the API's cursors) and one response:
 // its input and output items in order, usage, latency, and the previous_response_id chain.
-import { allPages, api, facts, h, when } from "./ui.js";
+import { allPages, api, facts, h, listPage, pager, when } from "./ui.js";
 import { renderItem } from "./items.js";
 import { liveSection } from "./live.js";
 
-const PAGE = 20;
 const CHAIN_DEPTH = 25;
 
 function latency(response) {
@@ -51,19 +50,8 @@ function filterForm(params) {
   return form;
 }
 
-function logLink(params, after, label, rel) {
-  const kept = new URLSearchParams();
-  for (const name of FILTERS) if (params.get(name)) kept.set(name, params.get(name));
-  if (after) kept.set("after", after);
-  return h("a", { href: `#/responses?${kept}`, rel }, label);
-}
-
 export async function renderResponsesLog(params) {
-  const query = filterQuery(params);
-  query.set("limit", String(PAGE));
-  query.set("order", "desc");
-  if (params.get("after")) query.set("after", params.get("after"));
-  const page = await api(`/v1/responses?${query}`);
+  const page = await listPage("/v1/responses", params, filterQuery(params));
   const rows = page.data.map((r) =>
     h("tr", {},
       h("td", {}, when(r.created_at)),
@@ -77,13 +65,10 @@ export async function renderResponsesLog(params) {
     h("caption", {}, params.get("after") ? "Older responses" : "Newest responses"),
     h("thead", {}, h("tr", {}, ...["Created", "ID", "Model", "Status", "Tokens", "Latency"].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows));
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
-    params.get("after") ? logLink(params, null, "Newest") : null,
-    page.has_more ? logLink(params, page.last_id, "Older", "next") : null);
   const filtered = FILTERS.some((name) => params.get(name));
   const nothing = filtered ? "No stored responses match." : params.get("after") ? "No older responses." : "No stored responses yet.";
   const empty = page.data.length ? null : h("p", { class: "muted" }, nothing);
-  return [h("h1", {}, "Responses"), filterForm(params), empty ?? table, pager];
+  return [h("h1", {}, "Responses"), filterForm(params), empty ?? table, pager("responses", page, params, FILTERS)];
 }
 
 

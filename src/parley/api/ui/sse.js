@@ -1,5 +1,6 @@
 // Server-sent events read from a fetch Response as they arrive (EventSource cannot send the key).
 // Events may be split across chunks or share one; each ends at a blank line.
+import { ApiError } from "./ui.js";
 
 /** Yields each event's parsed JSON data (the Responses API's events carry their type inside). */
 export async function* serverSentEvents(response) {
@@ -34,4 +35,9 @@ export function answerWriter(node) {
     output = event.output_index;
     node.append(event.delta);
   };
+}
+
+/** Throws what an ``error`` event reports (the stream ends with it); other events pass. */
+export function raiseIfError(event) {
+  if (event.type === "error") throw new ApiError(500, event.message ?? event.error?.message ?? "The stream failed.");
 }

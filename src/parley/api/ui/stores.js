@@ -1,14 +1,12 @@
 // Vector stores: the owner's stores a page at a time (the API's cursors), a new store, and one
 // store with its files (upload, ingestion state, errors) and a search over it. A file's own page
 // lives in files.js.
-import { api, facts, failure, h, when } from "./ui.js";
+import { api, facts, failure, h, listPage, pager, when } from "./ui.js";
 import { size } from "./files.js";
 import { filesSection } from "./store_files.js";
 import { searchSection } from "./store_search.js";
 
 export { renderFile } from "./files.js";
-
-const PAGE = 20;
 
 function storeLink(store) {
   return h("a", { href: `#/vector_stores/${encodeURIComponent(store.id)}` }, store.id);
@@ -29,10 +27,6 @@ function counts(fileCounts) {
 function lifetime(store) {
   if (store.expires_at) return `expires ${when(store.expires_at)}`;
   return store.last_active_at ? `active ${when(store.last_active_at)}` : "";
-}
-
-function storesLink(after, label, rel) {
-  return h("a", { href: after ? `#/vector_stores?after=${encodeURIComponent(after)}` : "#/vector_stores", rel }, label);
 }
 
 function newStoreForm() {
@@ -72,18 +66,13 @@ function storesTable(stores, older) {
 }
 
 export async function renderStores(params) {
-  const query = new URLSearchParams({ limit: String(PAGE), order: "desc" });
   const after = params.get("after");
-  if (after) query.set("after", after);
-  const page = await api(`/v1/vector_stores?${query}`);
+  const page = await listPage("/v1/vector_stores", params);
   const empty = after ? "No older vector stores." : "No vector stores yet: create one below.";
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
-    after ? storesLink(null, "Newest") : null,
-    page.has_more ? storesLink(page.last_id, "Older", "next") : null);
   return [
     h("h1", {}, "Vector stores"),
     page.data.length ? storesTable(page.data, after) : h("p", { class: "muted" }, empty),
-    pager,
+    pager("vector_stores", page, params),
     newStoreForm(),
   ];
 }

@@ -43,6 +43,31 @@ export async function api(path, { method = "GET", body, form, signal } = {}) {
   return response.json();
 }
 
+const PAGE = 20;
+
+/** One page of a list, newest first, after the cursor in ``params`` (``?after=``); ``query`` adds
+ * the list's own parameters (the log's filters). */
+export function listPage(path, params, query = new URLSearchParams()) {
+  query.set("limit", String(PAGE));
+  query.set("order", "desc");
+  if (params.get("after")) query.set("after", params.get("after"));
+  return api(`${path}?${query}`);
+}
+
+/** The Newest and Older links of a list ``page`` shown at ``#/<section>``; ``kept`` names the
+ * parameters of ``params`` (filters) that every page keeps. */
+export function pager(section, page, params, kept = []) {
+  const link = (after, label, rel) => {
+    const query = new URLSearchParams();
+    for (const name of kept) if (params.get(name)) query.set(name, params.get(name));
+    if (after) query.set("after", after);
+    return h("a", { href: `#/${section}?${query}`, rel }, label);
+  };
+  return h("nav", { class: "pager", "aria-label": "Pages" },
+    params.get("after") ? link(null, "Newest") : null,
+    page.has_more ? link(page.last_id, "Older", "next") : null);
+}
+
 /** Every object of a list, following the API's cursors a hundred at a time. */
 export async function allPages(path, order = "asc") {
   const found = [];
